@@ -1,0 +1,36 @@
+# NexMDM. `make run` serves everything; `make test` runs every test.
+# Both bring up project-local PostgreSQL and Redis under .data/ unless
+# DATABASE_URL / REDIS_URL point elsewhere.
+
+GO := $(shell scripts/ensure-go.sh)
+export GOFLAGS := -buildvcs=false
+BIN := bin
+
+.PHONY: all build run test vet bench services services-down migrate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/nexmdm ./cmd/nexmdm
+
+run: build
+	scripts/with-services.sh sh -c '$(BIN)/nexmdm migrate && exec $(BIN)/nexmdm serve'
+
+test:
+	GO=$(GO) scripts/with-services.sh scripts/test.sh
+
+vet:
+	$(GO) vet ./...
+
+migrate: build
+	scripts/with-services.sh $(BIN)/nexmdm migrate
+
+services:
+	scripts/services.sh up
+	@scripts/services.sh env
+
+services-down:
+	scripts/services.sh down
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,269 @@
+package actors
+
+import (
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// deviceActor owns one device's live state. Every decision about the device
+// (authentication, rate limit, dedupe, presence) is made here, in order, so
+// none of it needs a lock or a database read. It does no blocking I/O: rows
+// go to the writer, snapshots to the flusher, bcrypt to the verifier, and
+// their answers come back as messages.
+type deviceActor struct {
+	sh *shared
+
+	id   uuid.UUID
+	st   deviceState
+	self *actor.PID
+	link *actorLink
+
+	pending   []pendingWrite      // rows handed to the writer, oldest first
+	parked    []*HeartbeatRequest // heartbeats waiting for a bcrypt check
+	verifying bool                // a bcrypt check is out
+	retiring  chan struct{}       // set by retire: stop once pending is empty
+	dirty     bool                // state changed since the last snapshot
+}
+
+// pendingWrite is a row in the writer, and the heartbeats of the same bucket
+// that arrived meanwhile: they are answered with its outcome.
+type pendingWrite struct {
+	bucket  int64
+	req     *HeartbeatRequest
+	waiters []*HeartbeatRequest
+}
+
+// hydrated is the first message of every device actor: its identity and
+// state, which the directory loaded before spawning it.
+type hydrated struct {
+	id uuid.UUID
+	st deviceState
+}
+
+func (a *deviceActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *HeartbeatRequest:
+		a.onHeartbeat(m)
+	case *writtenRequest:
+		a.onWritten((*HeartbeatRequest)(m))
+	case *tick:
+		a.onTick(m.now)
+	case *tokenChecked:
+		a.onTokenChecked(m)
+	case *hydrated:
+		a.id, a.st = m.id, m.st
+	case *rekey:
+		a.st.creds = m.creds
+	case *statusQuery:
+		m.reply <- a.status()
+	case *retire:
+		a.retiring = m.done
+	case *actor.Started:
+		a.self = ctx.Self()
+		a.link = &actorLink{root: a.sh.root, pid: a.self}
+	case *actor.Stopped:
+		a.onStopped()
+		return
+	}
+	if a.dirty && len(a.pending) == 0 {
+		a.sh.snapshots.Put(a.id, encodeSnapshot(nil, &a.st))
+		a.dirty = false
+	}
+	if a.retiring != nil && len(a.pending) == 0 && !a.verifying {
+		a.retire(ctx)
+	}
+}
+
+func (a *deviceActor) onHeartbeat(req *HeartbeatRequest) {
+	switch {
+	case a.retiring != nil:
+		req.answer(HeartbeatReply{Outcome: DeviceDeleted})
+	case a.verifying:
+		a.parked = append(a.parked, req)
+	case a.st.creds.bcrypt != "":
+		// The digest was made with another pepper: check the secret against
+		// the bcrypt hash once, off the actor, then keep the new digest.
+		a.verifying = true
+		if !a.sh.verifier.submit(verifyJob{id: a.id, pid: a.self, hash: a.st.creds.bcrypt, req: req}) {
+			a.verifying = false
+			req.answer(HeartbeatReply{Outcome: Busy, RetryAfter: 5 * time.Second})
+		}
+	case a.st.creds.match(&req.Digest):
+		a.accept(req)
+	case a.st.creds.isRevoked(&req.Digest):
+		req.answer(HeartbeatReply{Outcome: TokenRevoked})
+	default:
+		req.answer(HeartbeatReply{Outcome: Unauthorized})
+	}
+}
+
+func (a *deviceActor) onTokenChecked(m *tokenChecked) {
+	a.verifying = false
+	switch {
+	case m.err != nil:
+		m.req.answer(HeartbeatReply{Outcome: Busy, RetryAfter: 5 * time.Second})
+	case m.ok:
+		a.st.creds.digest = m.req.Digest
+		a.st.creds.pepperID = a.sh.cfg.PepperID
+		a.st.creds.bcrypt = ""
+		a.accept(m.req)
+	default:
+		m.req.answer(HeartbeatReply{Outcome: Unauthorized})
+	}
+	parked := a.parked
+	a.parked = nil
+	for i, p := range parked {
+		a.onHeartbeat(p)
+		if a.verifying { // a new check went out: the rest wait for it
+			a.parked = append(a.parked, parked[i+1:]...)
+			return
+		}
+	}
+}
+
+// accept takes an authenticated heartbeat: presence, live status, then the
+// bucket decides between a deduped answer and a row for the writer.
+func (a *deviceActor) accept(req *HeartbeatRequest) {
+	h := &req.Write.Heartbeat
+	now := h.ReceivedAt
+	if wait, ok := a.allow(now); !ok {
+		req.answer(HeartbeatReply{Outcome: RateLimited, RetryAfter: wait})
+		return
+	}
+	a.seen(now)
+	if !h.TS.Before(a.st.live.TS) {
+		a.st.live = *h
+		a.st.live.AppLastForeground = nil
+		a.dirty = true
+	}
+
+	b := persistence.Bucket(h.TS)
+	if i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == b }); i >= 0 {
+		a.pending[i].waiters = append(a.pending[i].waiters, req)
+		return
+	}
+	switch a.st.dedupe.check(b) {
+	case bucketStored:
+		req.answer(a.reply(Deduped))
+		return
+	case bucketUnknown:
+		req.Write.IfAbsent = true
+	}
+	req.done.owner = a.link
+	req.Write.Notify = &req.done
+	if !a.sh.sink.Enqueue(&req.Write) {
+		req.answer(HeartbeatReply{Outcome: Busy, RetryAfter: time.Second})
+		return
+	}
+	a.pending = append(a.pending, pendingWrite{bucket: b, req: req})
+}
+
+func (a *deviceActor) onWritten(req *HeartbeatRequest) {
+	i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.req == req })
+	if i < 0 {
+		return
+	}
+	p := a.pending[i]
+	a.pending = slices.Delete(a.pending, i, i+1)
+	rep := outcomeOf(&req.Write, a.sh.cfg.HeartbeatInterval)
+	if req.Write.Err == nil {
+		a.st.dedupe.mark(p.bucket)
+		a.dirty = true
+	}
+	req.answer(rep)
+	if rep.Outcome == Stored {
+		rep.Outcome = Deduped // the waiters' bucket is stored, by the first
+	}
+	for _, r := range p.waiters {
+		r.answer(rep)
+	}
+}
+
+func (a *deviceActor) reply(o Outcome) HeartbeatReply {
+	return HeartbeatReply{Outcome: o, HeartbeatInterval: a.sh.cfg.HeartbeatInterval}
+}
+
+// allow is a token bucket: RateBurst heartbeats at once, RateLimit a second
+// after that. A replayed offline backlog fits in the burst.
+func (a *deviceActor) allow(now time.Time) (time.Duration, bool) {
+	rate, burst := a.sh.cfg.RateLimit, a.sh.cfg.RateBurst
+	if rate <= 0 {
+		return 0, true
+	}
+	if a.st.tokensAt.IsZero() {
+		a.st.tokens = burst
+	} else if elapsed := now.Sub(a.st.tokensAt).Seconds(); elapsed > 0 {
+		a.st.tokens = min(burst, a.st.tokens+elapsed*rate)
+	}
+	a.st.tokensAt = now
+	if a.st.tokens < 1 {
+		return time.Duration((1 - a.st.tokens) / rate * float64(time.Second)), false
+	}
+	a.st.tokens--
+	return 0, true
+}
+
+func (a *deviceActor) seen(now time.Time) {
+	if now.After(a.st.lastSeen) {
+		a.st.lastSeen = now
+	}
+	if !a.st.online {
+		a.st.online = true
+		a.sh.presence.online(a.id, now)
+	}
+	a.dirty = true
+}
+
+func (a *deviceActor) onTick(now time.Time) {
+	if a.st.online && now.Sub(a.st.lastSeen) > a.sh.cfg.OfflineAfter {
+		a.st.online = false
+		a.dirty = true
+		a.sh.presence.offline(a.id, now, a.st.lastSeen)
+	}
+}
+
+func (a *deviceActor) status() DeviceStatus {
+	return DeviceStatus{
+		ID: a.id, Online: a.st.online, LastSeen: a.st.lastSeen, Live: a.st.live,
+		LastBucket: a.st.dedupe.last, Monitoring: a.st.monitoring, Alerts: a.st.alerts,
+	}
+}
+
+func (a *deviceActor) retire(ctx actor.Context) {
+	for _, r := range a.parked {
+		r.answer(HeartbeatReply{Outcome: DeviceDeleted})
+	}
+	a.parked = nil
+	close(a.retiring)
+	a.retiring = nil
+	a.dirty = false // the device is gone: nothing to snapshot
+	ctx.Stop(a.self)
+}
+
+// onStopped answers whatever is still waiting, so that no request hangs when
+// the actor stops after a panic. Rows still in the writer are answered by
+// the writer itself once the link is marked stopped; answering them here
+// would let ingress recycle a request the writer still holds.
+func (a *deviceActor) onStopped() {
+	if a.link != nil {
+		a.link.stopped.Store(true)
+	}
+	if a.st.online {
+		a.sh.presence.count.Add(-1)
+	}
+	for _, p := range a.pending {
+		for _, r := range p.waiters {
+			r.answer(HeartbeatReply{Outcome: Busy, RetryAfter: time.Second})
+		}
+	}
+	for _, r := range a.parked {
+		r.answer(HeartbeatReply{Outcome: Busy, RetryAfter: time.Second})
+	}
+	a.pending, a.parked = nil, nil
+	a.sh.actorStopped(a.id, a.self)
+}

@@ -1,0 +1,566 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// Routing errors; ingress maps them to HTTP statuses.
+var (
+	// ErrUnknownDevice means no device has this id: 401.
+	ErrUnknownDevice = errors.New("unknown device")
+	// ErrDeviceDeleted means the device was deleted: 410.
+	ErrDeviceDeleted = errors.New("device deleted")
+	// ErrUnavailable means the device's state could not be loaded: 503.
+	ErrUnavailable = errors.New("device state unavailable")
+)
+
+// SnapshotStore keeps device actors' snapshots (Redis).
+type SnapshotStore interface {
+	Put(id uuid.UUID, data []byte) // must not block: coalesced and flushed later
+	Get(ctx context.Context, id uuid.UUID) ([]byte, error)
+	GetMany(ctx context.Context, ids []uuid.UUID) ([][]byte, error)
+	Delete(ctx context.Context, ids []uuid.UUID) error
+}
+
+// DeviceStore is the durable device repository (Postgres).
+type DeviceStore interface {
+	Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error)
+	ForEach(ctx context.Context, fn func(*persistence.DeviceRecord) error) error
+	Tombstones(ctx context.Context) ([]uuid.UUID, error)
+	Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]uuid.UUID, error)
+	SetTokenDigest(ctx context.Context, id uuid.UUID, digest []byte, pepperID string) error
+}
+
+// Config tunes the device actors.
+type Config struct {
+	OfflineAfter      time.Duration // no heartbeat for this long: offline
+	HeartbeatInterval time.Duration // told to devices in every answer
+	RateLimit         float64       // heartbeats per second per device, sustained; 0 disables
+	RateBurst         float64       // heartbeats per device at once
+	SweepInterval     time.Duration // how often actors check time-based transitions
+	WarmWindow        time.Duration // devices seen this recently get an actor at start
+	PepperID          string        // id of the pepper ingress digests tokens with
+	BcryptWorkers     int           // concurrent bcrypt checks after a pepper change
+	HydrateTimeout    time.Duration // limit on loading one device's state
+}
+
+// DefaultConfig matches the seeds: 5-minute heartbeats, offline after 12.
+func DefaultConfig() Config {
+	return Config{
+		OfflineAfter:      12 * time.Minute,
+		HeartbeatInterval: 5 * time.Minute,
+		RateLimit:         10,
+		RateBurst:         600, // a full agent queue (500) replays at once
+		SweepInterval:     15 * time.Second,
+		WarmWindow:        24 * time.Hour,
+		BcryptWorkers:     2,
+		HydrateTimeout:    5 * time.Second,
+	}
+}
+
+// shared is what every device actor reaches.
+type shared struct {
+	cfg          Config
+	root         *actor.RootContext
+	sink         persistence.HeartbeatSink
+	snapshots    SnapshotStore
+	verifier     *verifier
+	presence     *presence
+	actorStopped func(id uuid.UUID, pid *actor.PID)
+}
+
+const shardCount = 64
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[uuid.UUID]*entry
+}
+
+// entry is one known device. Messages are sent to pid while holding the
+// shard's read lock, so that a writer of the entry (delete, spawn) knows
+// every earlier message is already in the actor's mailbox.
+type entry struct {
+	pid     *actor.PID // nil until the actor is spawned
+	deleted bool
+	gen     uint32 // bumped by re-enrollment, so a hydration that raced it reloads
+}
+
+// Directory routes device messages to device actors. It knows every device
+// of this instance, spawns an actor on first use with its state loaded from
+// Redis and Postgres, and retires actors of deleted devices. It is the one
+// place a cluster (virtual actors) would replace.
+type Directory struct {
+	sh      *shared
+	props   *actor.Props
+	devices DeviceStore
+	snaps   SnapshotStore
+	log     zerolog.Logger
+	now     func() time.Time
+
+	shards    [shardCount]shard
+	hydrating singleflight.Group
+	live      atomic.Int64
+	ready     atomic.Bool
+	m         directoryMetrics
+}
+
+type directoryMetrics struct {
+	hydrations *prometheus.CounterVec
+}
+
+// Deps are the directory's collaborators.
+type Deps struct {
+	System    *actor.ActorSystem
+	Sink      persistence.HeartbeatSink
+	Devices   DeviceStore
+	Snapshots SnapshotStore
+	Listeners []StatusListener
+	Registry  prometheus.Registerer // nil: no metrics registered
+	Log       zerolog.Logger
+	Now       func() time.Time // nil: time.Now
+}
+
+// stopOnPanic stops a failing device actor rather than restarting it with
+// empty state; the next message hydrates a fresh one.
+var stopOnPanic = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
+
+// NewDirectory returns an empty directory; Start loads the fleet. ctx bounds
+// the background bcrypt verifier.
+func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, log: deps.Log, now: deps.Now}
+	for i := range d.shards {
+		d.shards[i].m = make(map[uuid.UUID]*entry)
+	}
+	root := deps.System.Root
+	d.sh = &shared{
+		cfg:          cfg,
+		root:         root,
+		sink:         deps.Sink,
+		snapshots:    deps.Snapshots,
+		verifier:     newVerifier(ctx, max(1, cfg.BcryptWorkers), deps.Devices, root, cfg.PepperID),
+		presence:     newPresence(deps.Registry, deps.Listeners),
+		actorStopped: d.actorStopped,
+	}
+	d.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
+		actor.WithGuardian(stopOnPanic))
+	d.m.hydrations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nexmdm_device_hydrations_total", Help: "Device actors spawned, by where their state came from.",
+	}, []string{"source"})
+	if deps.Registry != nil {
+		deps.Registry.MustRegister(d.m.hydrations,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "nexmdm_device_actors_live", Help: "Device actors in memory.",
+			}, func() float64 { return float64(d.live.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "nexmdm_devices_known", Help: "Devices this instance routes.",
+			}, func() float64 { return float64(d.Len()) }))
+	}
+	return d
+}
+
+func (d *Directory) shard(id uuid.UUID) *shard { return &d.shards[id[15]%shardCount] }
+
+// Ready reports whether Start has finished.
+func (d *Directory) Ready() bool { return d.ready.Load() }
+
+// Len is the number of known, undeleted devices.
+func (d *Directory) Len() int {
+	n := 0
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.RLock()
+		for _, e := range s.m {
+			if !e.deleted {
+				n++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+// Live is the number of device actors in memory.
+func (d *Directory) Live() int { return int(d.live.Load()) }
+
+// Start loads every device and tombstone, and spawns hydrated actors for the
+// devices seen within WarmWindow, so that a restarted server answers its
+// active fleet with no database reads. Postgres streams the devices while
+// Redis snapshots are fetched in batches beside it.
+func (d *Directory) Start(ctx context.Context) error {
+	dead, err := d.devices.Tombstones(ctx)
+	if err != nil {
+		return fmt.Errorf("load tombstones: %w", err)
+	}
+	for _, id := range dead {
+		d.shard(id).m[id] = &entry{deleted: true}
+	}
+
+	const chunkSize = 1000
+	chunks := make(chan []*persistence.DeviceRecord, 4)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(chunks)
+		chunk := make([]*persistence.DeviceRecord, 0, chunkSize)
+		err := d.devices.ForEach(gctx, func(rec *persistence.DeviceRecord) error {
+			if chunk = append(chunk, rec); len(chunk) == chunkSize {
+				select {
+				case chunks <- chunk:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				chunk = make([]*persistence.DeviceRecord, 0, chunkSize)
+			}
+			return nil
+		})
+		if err == nil && len(chunk) > 0 {
+			chunks <- chunk
+		}
+		return err
+	})
+	cutoff := d.now().Add(-d.sh.cfg.WarmWindow)
+	for range 2 {
+		g.Go(func() error {
+			for chunk := range chunks {
+				if err := d.warm(gctx, chunk, cutoff); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("load devices: %w", err)
+	}
+	d.ready.Store(true)
+	return nil
+}
+
+func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, cutoff time.Time) error {
+	ids := make([]uuid.UUID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	snaps, err := d.snaps.GetMany(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, rec := range recs {
+		st, source := d.hydrateState(rec, snaps[i])
+		s := d.shard(rec.ID)
+		s.mu.Lock()
+		e := &entry{}
+		s.m[rec.ID] = e
+		if st.lastSeen.After(cutoff) {
+			e.pid = d.spawnLocked(rec.ID, st, source)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// hydrateState merges a device's record and snapshot; a snapshot that does
+// not decode is dropped in favour of Postgres.
+func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (deviceState, string) {
+	source := "redis"
+	if len(snap) == 0 {
+		source = "postgres"
+	}
+	st, err := hydrate(rec, snap, d.sh.cfg.PepperID)
+	if err != nil {
+		d.log.Warn().Str("event", "device.snapshot.invalid").Stringer("device_id", rec.ID).Err(err).Msg("ignoring device snapshot")
+		st, _ = hydrate(rec, nil, d.sh.cfg.PepperID)
+		source = "postgres"
+	}
+	return st, source
+}
+
+// spawnLocked starts an actor with its state; the shard lock is held, so the
+// hydrated message is the actor's first.
+func (d *Directory) spawnLocked(id uuid.UUID, st deviceState, source string) *actor.PID {
+	pid := d.sh.root.Spawn(d.props)
+	d.sh.root.Send(pid, &hydrated{id: id, st: st})
+	d.live.Add(1)
+	if st.online {
+		d.sh.presence.count.Add(1)
+	}
+	d.m.hydrations.WithLabelValues(source).Inc()
+	return pid
+}
+
+func (d *Directory) actorStopped(id uuid.UUID, pid *actor.PID) {
+	d.live.Add(-1)
+	s := d.shard(id)
+	s.mu.Lock()
+	if e := s.m[id]; e != nil && e.pid == pid {
+		e.pid = nil
+	}
+	s.mu.Unlock()
+}
+
+// Heartbeat routes a heartbeat to its device's actor, which answers on
+// req.Reply(). An error means it was not routed and nothing will answer.
+func (d *Directory) Heartbeat(req *HeartbeatRequest) error {
+	return d.send(req.Write.Heartbeat.DeviceID, req)
+}
+
+// Status returns a copy of a device's live state.
+func (d *Directory) Status(ctx context.Context, id uuid.UUID) (DeviceStatus, error) {
+	q := &statusQuery{reply: make(chan DeviceStatus, 1)}
+	if err := d.send(id, q); err != nil {
+		return DeviceStatus{}, err
+	}
+	select {
+	case st := <-q.reply:
+		return st, nil
+	case <-ctx.Done():
+		return DeviceStatus{}, ctx.Err()
+	}
+}
+
+func (d *Directory) send(id uuid.UUID, msg any) error {
+	s := d.shard(id)
+	s.mu.RLock()
+	e := s.m[id]
+	switch {
+	case e == nil:
+		s.mu.RUnlock()
+		return ErrUnknownDevice
+	case e.deleted:
+		s.mu.RUnlock()
+		return ErrDeviceDeleted
+	case e.pid != nil:
+		d.sh.root.Send(e.pid, msg)
+		s.mu.RUnlock()
+		return nil
+	}
+	s.mu.RUnlock()
+	return d.spawnAndSend(id, msg)
+}
+
+type loaded struct {
+	st     deviceState
+	source string
+	gen    uint32
+}
+
+// spawnAndSend hydrates a device that has no actor, spawns one and sends it
+// msg. Concurrent first messages share one load.
+func (d *Directory) spawnAndSend(id uuid.UUID, msg any) error {
+	s := d.shard(id)
+	for range 3 {
+		v, err, _ := d.hydrating.Do(id.String(), func() (any, error) { return d.load(id) })
+		if err != nil {
+			return err
+		}
+		l := v.(*loaded)
+		s.mu.Lock()
+		e := s.m[id]
+		switch {
+		case e == nil:
+			s.mu.Unlock()
+			return ErrUnknownDevice
+		case e.deleted:
+			s.mu.Unlock()
+			return ErrDeviceDeleted
+		case e.pid == nil && e.gen != l.gen:
+			s.mu.Unlock()
+			continue // re-enrolled while loading: load again
+		case e.pid == nil:
+			e.pid = d.spawnLocked(id, l.st, l.source)
+		}
+		d.sh.root.Send(e.pid, msg)
+		s.mu.Unlock()
+		return nil
+	}
+	return ErrUnavailable
+}
+
+func (d *Directory) load(id uuid.UUID) (*loaded, error) {
+	s := d.shard(id)
+	s.mu.RLock()
+	var gen uint32
+	if e := s.m[id]; e != nil {
+		gen = e.gen
+	}
+	s.mu.RUnlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), d.sh.cfg.HydrateTimeout)
+	defer cancel()
+	rec, err := d.devices.Load(ctx, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return nil, ErrUnknownDevice
+	}
+	if err != nil {
+		d.log.Error().Str("event", "device.hydrate.error").Stringer("device_id", id).Err(err).Msg("load device")
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	snap, err := d.snaps.Get(ctx, id)
+	if err != nil {
+		// Postgres alone is enough: the snapshot only adds recency.
+		d.log.Warn().Str("event", "device.snapshot.error").Stringer("device_id", id).Err(err).Msg("read snapshot")
+		snap = nil
+	}
+	st, source := d.hydrateState(rec, snap)
+	return &loaded{st: st, source: source, gen: gen}, nil
+}
+
+// Enrolled records a new device, or new credentials for an enrolled one.
+// A live actor gets them before this returns, so the device's first
+// heartbeat with the new token is checked against it.
+func (d *Directory) Enrolled(id uuid.UUID, digest []byte, pepperID string, revoked []byte) {
+	c := credentials{pepperID: pepperID}
+	copy(c.digest[:], digest)
+	if len(revoked) == 32 {
+		copy(c.revoked[:], revoked)
+		c.hasRevoked = true
+	}
+	s := d.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[id]
+	if e == nil {
+		e = &entry{}
+		s.m[id] = e
+	}
+	e.deleted = false
+	e.gen++
+	if e.pid != nil {
+		d.sh.root.Send(e.pid, &rekey{creds: c})
+	}
+}
+
+// Delete hard-deletes devices. From the moment it is called their
+// heartbeats get ErrDeviceDeleted; their actors first finish the rows they
+// already handed to the writer, so that no row of a deleted device is
+// written after the delete commits. It returns the ids that existed.
+func (d *Directory) Delete(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
+	type prior struct {
+		e       *entry
+		existed bool
+		deleted bool
+	}
+	priors := make(map[uuid.UUID]prior, len(ids))
+	var retiring []chan struct{}
+	for _, id := range ids {
+		s := d.shard(id)
+		s.mu.Lock()
+		e := s.m[id]
+		p := prior{e: e, existed: e != nil}
+		if e == nil {
+			e = &entry{}
+			s.m[id] = e
+			p.e = e
+		}
+		p.deleted = e.deleted
+		priors[id] = p
+		e.deleted = true
+		if e.pid != nil {
+			done := make(chan struct{})
+			d.sh.root.Send(e.pid, &retire{done: done})
+			retiring = append(retiring, done)
+			e.pid = nil
+		}
+		s.mu.Unlock()
+	}
+	restore := func(keep map[uuid.UUID]bool) {
+		for id, p := range priors {
+			if keep[id] {
+				continue
+			}
+			s := d.shard(id)
+			s.mu.Lock()
+			if !p.existed {
+				delete(s.m, id)
+			} else {
+				p.e.deleted = p.deleted
+			}
+			s.mu.Unlock()
+		}
+	}
+	for _, done := range retiring {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			restore(nil)
+			return nil, fmt.Errorf("delete devices: %w", ctx.Err())
+		}
+	}
+	deleted, err := d.devices.Delete(ctx, ids, d.now())
+	if err != nil {
+		restore(nil)
+		return nil, err
+	}
+	gone := make(map[uuid.UUID]bool, len(deleted))
+	for _, id := range deleted {
+		gone[id] = true
+	}
+	restore(gone) // ids that did not exist go back to how they were
+	if err := d.snaps.Delete(ctx, deleted); err != nil {
+		d.log.Warn().Str("event", "device.snapshot.delete.error").Err(err).Msg("delete snapshots")
+	}
+	return deleted, nil
+}
+
+// Sweep sends every live actor the time, so that devices silent for longer
+// than OfflineAfter go offline. One message per actor per sweep replaces a
+// timer per device.
+func (d *Directory) Sweep(now time.Time) {
+	t := &tick{now: now}
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.RLock()
+		for _, e := range s.m {
+			if e.pid != nil {
+				d.sh.root.Send(e.pid, t)
+			}
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// RunSweeper sweeps every SweepInterval until ctx ends.
+func (d *Directory) RunSweeper(ctx context.Context) {
+	t := time.NewTicker(d.sh.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.Sweep(d.now())
+		}
+	}
+}
+
+// Shutdown stops every actor. Call it after ingress has stopped and the
+// writer has drained.
+func (d *Directory) Shutdown() {
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.Lock()
+		for _, e := range s.m {
+			if e.pid != nil {
+				d.sh.root.Stop(e.pid)
+				e.pid = nil
+			}
+		}
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/google/uuid"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// HeartbeatRequest carries one parsed heartbeat from ingress to its device
+// actor, and its reply back. Ownership moves with it: ingress fills it, the
+// actor and the writer use it, and ingress reads the reply.
+type HeartbeatRequest struct {
+	Write  persistence.HeartbeatWrite // Heartbeat with DeviceID and ReceivedAt set
+	Digest [32]byte                   // HMAC(pepper, secret) of the presented token
+	Secret string                     // the presented secret, for a bcrypt check after a pepper change
+	reply  chan HeartbeatReply
+	done   writeNotifier // Write.Notify points here
+}
+
+var requestPool = sync.Pool{New: func() any {
+	r := &HeartbeatRequest{reply: make(chan HeartbeatReply, 1)}
+	r.done.req = r
+	return r
+}}
+
+// NewHeartbeatRequest returns an empty request from a pool.
+func NewHeartbeatRequest() *HeartbeatRequest { return requestPool.Get().(*HeartbeatRequest) }
+
+// Reply delivers exactly one reply per routed request.
+func (r *HeartbeatRequest) Reply() <-chan HeartbeatReply { return r.reply }
+
+// Release returns the request to the pool. Call it only after its reply was
+// received: until then the actor or the writer may still hold it.
+func (r *HeartbeatRequest) Release() {
+	reply := r.reply
+	*r = HeartbeatRequest{reply: reply}
+	r.done.req = r
+	requestPool.Put(r)
+}
+
+func (r *HeartbeatRequest) answer(rep HeartbeatReply) { r.reply <- rep }
+
+// Outcome is what became of a heartbeat.
+type Outcome uint8
+
+// Heartbeat outcomes; ingress maps each to an HTTP status.
+const (
+	Stored        Outcome = iota // committed: 200
+	Deduped                      // its bucket was already stored: 200, deduped
+	Unauthorized                 // token does not match: 401
+	TokenRevoked                 // a token replaced by re-enrollment: 410
+	RateLimited                  // device sends too fast: 429
+	Busy                         // pipeline full: 503
+	StoreFailed                  // the commit failed: 503
+	DeviceDeleted                // deleted while the heartbeat waited: 410
+)
+
+// HeartbeatReply answers a HeartbeatRequest.
+type HeartbeatReply struct {
+	Outcome           Outcome
+	RetryAfter        time.Duration // for RateLimited and Busy
+	HeartbeatInterval time.Duration // what the device should use next
+}
+
+// DeviceStatus is a copy of a device actor's live state.
+type DeviceStatus struct {
+	ID         uuid.UUID
+	Online     bool
+	LastSeen   time.Time
+	Live       persistence.Heartbeat // newest by device time; zero TS if none
+	LastBucket int64                 // newest stored bucket; 0 if none
+	Monitoring persistence.Monitoring
+	Alerts     AlertState
+}
+
+// tick drives time-based transitions (offline) for every live actor.
+type tick struct{ now time.Time }
+
+// writtenRequest is a HeartbeatRequest whose row the writer has finished
+// with. It is the same memory under another type, so that handing the
+// outcome back to the actor allocates nothing.
+type writtenRequest HeartbeatRequest
+
+// actorLink is how the writer reaches a device actor.
+type actorLink struct {
+	root    *actor.RootContext
+	pid     *actor.PID
+	stopped atomic.Bool // the actor is gone: answer from the writer instead
+}
+
+// writeNotifier returns a finished write to the actor that queued it.
+type writeNotifier struct {
+	req   *HeartbeatRequest
+	owner *actorLink
+}
+
+func (n *writeNotifier) HeartbeatWritten(*persistence.HeartbeatWrite) {
+	if n.owner.stopped.Load() {
+		n.req.answer(outcomeOf(&n.req.Write, 0))
+		return
+	}
+	n.owner.root.Send(n.owner.pid, (*writtenRequest)(n.req))
+}
+
+// outcomeOf maps a finished write to its reply.
+func outcomeOf(w *persistence.HeartbeatWrite, interval time.Duration) HeartbeatReply {
+	switch {
+	case w.Err != nil:
+		return HeartbeatReply{Outcome: StoreFailed, RetryAfter: time.Second}
+	case w.Duplicate:
+		return HeartbeatReply{Outcome: Deduped, HeartbeatInterval: interval}
+	default:
+		return HeartbeatReply{Outcome: Stored, HeartbeatInterval: interval}
+	}
+}
+
+// tokenChecked is the bcrypt verifier's answer for a parked heartbeat.
+type tokenChecked struct {
+	req *HeartbeatRequest
+	ok  bool
+	err error
+}
+
+// rekey installs new credentials after a re-enrollment.
+type rekey struct{ creds credentials }
+
+// statusQuery asks for a DeviceStatus.
+type statusQuery struct{ reply chan DeviceStatus }
+
+// retire asks the actor to finish its pending writes and stop; done closes
+// when it has. Deleting a device sends it.
+type retire struct{ done chan struct{} }

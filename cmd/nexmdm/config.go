@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the server's configuration, read from environment variables.
+// Every setting has a safe local default; with NEXMDM_ENV=production the
+// server refuses to start while any secret still has its default.
+type config struct {
+	Env               string
+	Addr              string
+	PublicURL         string
+	DatabaseURL       string
+	DBMaxConns        int32
+	RedisURL          string
+	RedisPrefix       string
+	AdminKey          string
+	JWTSecret         string
+	TokenPepper       string
+	HMACMasterKeys    string
+	BcryptCost        int
+	HeartbeatInterval time.Duration
+	OfflineAfter      time.Duration
+	SweepInterval     time.Duration
+	RetentionDays     int
+	MaxBodyBytes      int
+	WriterMaxBatch    int
+	WriterCommitters  int
+	WriterQueue       int
+	WriterLinger      time.Duration
+	RateLimit         float64
+	RateBurst         float64
+	LogLevel          string
+}
+
+// Local defaults. The secrets are public, so production rejects them.
+const (
+	defaultAdminKey    = "dev-admin-key-change-me"
+	defaultJWTSecret   = "dev-jwt-secret-change-me"
+	defaultTokenPepper = "dev-token-pepper-change-me"
+)
+
+var defaultHMACMasterKeys = "dev1:" + base64.StdEncoding.EncodeToString([]byte("nexmdm-dev-hmac-master-key-00001"))
+
+// envVar documents one setting; the README's configuration table is this list.
+type envVar struct {
+	name, def, help string
+	set             func(c *config, v string) error
+}
+
+var envVars = []envVar{
+	{"NEXMDM_ENV", "development", "development or production; production refuses default secrets", func(c *config, v string) error {
+		if v != "development" && v != "production" {
+			return errors.New("must be development or production")
+		}
+		c.Env = v
+		return nil
+	}},
+	{"NEXMDM_ADDR", "127.0.0.1:8080", "listen address for the API and dashboard", str(func(c *config) *string { return &c.Addr })},
+	{"NEXMDM_PUBLIC_URL", "", "the URL devices and admins reach the server at (default http://NEXMDM_ADDR)", str(func(c *config) *string { return &c.PublicURL })},
+	{"DATABASE_URL", "postgres://nexmdm@127.0.0.1:55432/nexmdm?sslmode=disable", "PostgreSQL URL", str(func(c *config) *string { return &c.DatabaseURL })},
+	{"NEXMDM_DB_MAX_CONNS", "16", "PostgreSQL pool size", func(c *config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 4 {
+			return errors.New("must be an integer of at least 4")
+		}
+		c.DBMaxConns = int32(n)
+		return nil
+	}},
+	{"REDIS_URL", "redis://127.0.0.1:56379/0", "Redis URL", str(func(c *config) *string { return &c.RedisURL })},
+	{"NEXMDM_REDIS_PREFIX", "nexmdm:", "prefix of every Redis key", str(func(c *config) *string { return &c.RedisPrefix })},
+	{"NEXMDM_ADMIN_KEY", defaultAdminKey, "admin key for automation and enrollment (X-Admin-Key)", str(func(c *config) *string { return &c.AdminKey })},
+	{"NEXMDM_JWT_SECRET", defaultJWTSecret, "secret that signs admin session tokens", str(func(c *config) *string { return &c.JWTSecret })},
+	{"NEXMDM_TOKEN_PEPPER", defaultTokenPepper, "key of the device token digests; keep it outside the database", str(func(c *config) *string { return &c.TokenPepper })},
+	{"NEXMDM_HMAC_MASTER_KEYS", defaultHMACMasterKeys, "command-signing master keys, id:base64[,id:base64]; the first is current", str(func(c *config) *string { return &c.HMACMasterKeys })},
+	{"NEXMDM_BCRYPT_COST", "10", "bcrypt cost of device token hashes (4-31; production needs 10+)", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 4 || n > 31 {
+			return errors.New("must be an integer from 4 to 31")
+		}
+		c.BcryptCost = n
+		return nil
+	}},
+	{"NEXMDM_HEARTBEAT_INTERVAL", "5m", "heartbeat interval told to devices", dur(func(c *config) *time.Duration { return &c.HeartbeatInterval })},
+	{"NEXMDM_OFFLINE_AFTER", "12m", "a device with no heartbeat for this long is offline", dur(func(c *config) *time.Duration { return &c.OfflineAfter })},
+	{"NEXMDM_SWEEP_INTERVAL", "15s", "how often presence is re-evaluated", dur(func(c *config) *time.Duration { return &c.SweepInterval })},
+	{"NEXMDM_RETENTION_DAYS", "90", "days of heartbeat history kept", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return errors.New("must be an integer from 1 to 3650")
+		}
+		c.RetentionDays = n
+		return nil
+	}},
+	{"NEXMDM_MAX_BODY_BYTES", "65536", "largest device request body", posInt(func(c *config) *int { return &c.MaxBodyBytes })},
+	{"NEXMDM_WRITER_MAX_BATCH", "5000", "heartbeat rows per transaction", posInt(func(c *config) *int { return &c.WriterMaxBatch })},
+	{"NEXMDM_WRITER_COMMITTERS", "2", "heartbeat transactions in flight", posInt(func(c *config) *int { return &c.WriterCommitters })},
+	{"NEXMDM_WRITER_QUEUE", "65536", "heartbeat rows that may wait for a commit before 503", posInt(func(c *config) *int { return &c.WriterQueue })},
+	{"NEXMDM_WRITER_LINGER", "0s", "how long a commit waits for a fuller batch", dur(func(c *config) *time.Duration { return &c.WriterLinger })},
+	{"NEXMDM_DEVICE_RATE", "10", "sustained heartbeats per second per device (0 disables the limit)", float(func(c *config) *float64 { return &c.RateLimit })},
+	{"NEXMDM_DEVICE_BURST", "600", "heartbeats a device may send at once (an offline backlog)", float(func(c *config) *float64 { return &c.RateBurst })},
+	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+}
+
+func str(field func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *field(c) = v; return nil }
+}
+
+func dur(field func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return errors.New("must be a duration such as 30s or 12m")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func posInt(field func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("must be a positive integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func float(field func(*config) *float64) func(*config, string) error {
+	return func(c *config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return errors.New("must be a non-negative number")
+		}
+		*field(c) = f
+		return nil
+	}
+}
+
+// loadConfig reads every setting through getenv and checks the result.
+func loadConfig(getenv func(string) string) (config, error) {
+	var c config
+	var errs []error
+	for _, v := range envVars {
+		val := getenv(v.name)
+		if val == "" {
+			val = v.def
+		}
+		if err := v.set(&c, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.name, err))
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if len(errs) == 0 && c.Env == "production" {
+		errs = append(errs, c.productionErrors()...)
+	}
+	return c, errors.Join(errs...)
+}
+
+// productionErrors refuses public defaults and weak settings.
+func (c config) productionErrors() []error {
+	var errs []error
+	for _, s := range []struct{ name, val, def string }{
+		{"NEXMDM_ADMIN_KEY", c.AdminKey, defaultAdminKey},
+		{"NEXMDM_JWT_SECRET", c.JWTSecret, defaultJWTSecret},
+		{"NEXMDM_TOKEN_PEPPER", c.TokenPepper, defaultTokenPepper},
+		{"NEXMDM_HMAC_MASTER_KEYS", c.HMACMasterKeys, defaultHMACMasterKeys},
+	} {
+		switch {
+		case s.val == s.def:
+			errs = append(errs, fmt.Errorf("%s: still the public development default; set a secret of your own", s.name))
+		case len(s.val) < 24:
+			errs = append(errs, fmt.Errorf("%s: too short; use at least 24 random characters", s.name))
+		}
+	}
+	if c.BcryptCost < 10 {
+		errs = append(errs, errors.New("NEXMDM_BCRYPT_COST: production needs 10 or more"))
+	}
+	return errs
+}

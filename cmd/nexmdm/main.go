@@ -1,0 +1,101 @@
+// Command nexmdm is the NexMDM server.
+//
+//	nexmdm serve     run the API, device ingest and dashboard
+//	nexmdm migrate   apply database migrations
+//	nexmdm config    list the environment variables and their defaults
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if args[0] == "config" {
+		printConfig(stdout)
+		return 0
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "nexmdm: configuration:\n%v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch args[0] {
+	case "serve":
+		if err := serve(ctx, cfg, log, stdout); err != nil {
+			log.Error().Str("event", "server.exit").Err(err).Msg("server failed")
+			return 1
+		}
+	case "migrate":
+		if err := migrateDB(ctx, cfg, log); err != nil {
+			log.Error().Str("event", "migrate.error").Err(err).Msg("migration failed")
+			return 1
+		}
+	default:
+		fmt.Fprintf(stderr, "nexmdm: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return 0
+}
+
+const usage = `usage: nexmdm <command>
+
+commands:
+  serve     run the API, device ingest and dashboard on NEXMDM_ADDR
+  migrate   apply database migrations to DATABASE_URL
+  config    list the environment variables and their defaults
+`
+
+func printConfig(w io.Writer) {
+	for _, v := range envVars {
+		def := v.def
+		switch v.name {
+		case "NEXMDM_ADMIN_KEY", "NEXMDM_JWT_SECRET", "NEXMDM_TOKEN_PEPPER", "NEXMDM_HMAC_MASTER_KEYS":
+			def = "(development default)"
+		}
+		fmt.Fprintf(w, "%-26s %-28s %s\n", v.name, def, v.help)
+	}
+}
+
+func newLogger(w io.Writer, level string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+func migrateDB(ctx context.Context, cfg config, log zerolog.Logger) error {
+	pool, err := pgstore.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgstore.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	log.Info().Str("event", "migrate.done").Uint("version", pgstore.LatestVersion()).Msg("database is up to date")
+	return nil
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/actors/signing"
+	"github.com/nexmdm/nexmdm/ingress"
+	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+	"github.com/nexmdm/nexmdm/persistence/snapstore"
+)
+
+// partitionsAhead is how many days of heartbeat partitions exist in advance.
+const partitionsAhead = 7
+
+// app is a running server: every part, in the order they start.
+type app struct {
+	cfg    config
+	log    zerolog.Logger
+	pool   *pgxpool.Pool
+	rdb    *redis.Client
+	parts  *pgstore.Partitions
+	writer *pgstore.Writer
+	snaps  *snapstore.Store
+	system *actor.ActorSystem
+	dir    *actors.Directory
+	server *ingress.Server
+
+	background   context.CancelFunc
+	shuttingDown atomic.Bool
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully: stop
+// accepting, answer in-flight heartbeats (each after its commit), flush the
+// writer, snapshot to Redis, exit. Nothing acknowledged is lost.
+func serve(ctx context.Context, cfg config, log zerolog.Logger, stdout io.Writer) error {
+	start := time.Now()
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		a.close(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.server.Serve(ln) }()
+	log.Info().Str("event", "server.ready").Str("addr", ln.Addr().String()).
+		Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
+		Dur("startup", time.Since(start)).Msg("serving")
+	fmt.Fprintf(stdout, "NexMDM is serving at %s\n", cfg.PublicURL)
+	if cfg.Env != "production" && cfg.AdminKey == defaultAdminKey {
+		fmt.Fprintf(stdout, "Admin key (development default): %s\n", cfg.AdminKey)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		a.close(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return a.shutdown(shutdownCtx)
+}
+
+func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close(context.Background())
+		}
+	}()
+	keys, err := signing.ParseKeyring(cfg.HMACMasterKeys)
+	if err != nil {
+		return nil, fmt.Errorf("NEXMDM_HMAC_MASTER_KEYS: %w", err)
+	}
+	if a.pool, err = pgstore.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
+		return nil, err
+	}
+	if err := pgstore.CheckSchema(ctx, a.pool); err != nil {
+		return nil, err
+	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	a.rdb = redis.NewClient(ropts)
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("ping redis: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pgstore.RegisterPoolMetrics(reg, a.pool)
+
+	if a.parts, err = pgstore.NewPartitions(ctx, a.pool); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if err := a.parts.EnsureRange(ctx, now.Add(-24*time.Hour), now.Add(partitionsAhead*24*time.Hour)); err != nil {
+		return nil, err
+	}
+	a.writer = pgstore.NewWriter(a.pool, a.parts, pgstore.WriterConfig{
+		MaxBatch: cfg.WriterMaxBatch, Committers: cfg.WriterCommitters,
+		QueueSize: cfg.WriterQueue, Linger: cfg.WriterLinger,
+	}, reg, log)
+	a.snaps = snapstore.New(a.rdb, snapstore.Config{Prefix: cfg.RedisPrefix}, reg, log)
+	go a.snaps.Run()
+
+	protoLog := log.With().Str("component", "protoactor").Logger().Level(zerolog.WarnLevel)
+	a.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(zerolog.NewSlogHandler(protoLog))
+	}))
+	tokens := devicetoken.New([]byte(cfg.TokenPepper))
+	bg, cancel := context.WithCancel(context.Background())
+	a.background = cancel
+	devices := pgstore.NewDevices(a.pool)
+	actorCfg := actors.DefaultConfig()
+	actorCfg.OfflineAfter = cfg.OfflineAfter
+	actorCfg.HeartbeatInterval = cfg.HeartbeatInterval
+	actorCfg.SweepInterval = cfg.SweepInterval
+	actorCfg.RateLimit, actorCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
+	actorCfg.PepperID = tokens.PepperID()
+	a.dir = actors.NewDirectory(bg, actorCfg, actors.Deps{
+		System: a.system, Sink: a.writer, Devices: devices, Snapshots: a.snaps,
+		Registry: reg, Log: log,
+	})
+	loadStart := time.Now()
+	if err := a.dir.Start(ctx); err != nil {
+		return nil, err
+	}
+	log.Info().Str("event", "devices.loaded").Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
+		Dur("took", time.Since(loadStart)).Msg("device actors hydrated")
+	go a.dir.RunSweeper(bg)
+	go a.maintainPartitions(bg)
+
+	icfg := ingress.DefaultConfig()
+	icfg.MaxBodyBytes = cfg.MaxBodyBytes
+	icfg.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
+	icfg.BcryptCost = cfg.BcryptCost
+	icfg.AdminKey = cfg.AdminKey
+	icfg.HeartbeatInterval = cfg.HeartbeatInterval
+	a.server = ingress.New(icfg, ingress.Deps{
+		Directory: a.dir, Devices: devices, Audit: pgstore.NewAudit(a.pool),
+		Tokens: tokens, Keys: keys, Ready: a.ready, Registry: reg, Log: log,
+	})
+	ok = true
+	return a, nil
+}
+
+// ready is /readyz: every dependency answers, the schema is current, the
+// fleet is loaded, and the server is not shutting down.
+func (a *app) ready(ctx context.Context) error {
+	if a.shuttingDown.Load() {
+		return errors.New("shutting down")
+	}
+	if !a.dir.Ready() {
+		return errors.New("loading devices")
+	}
+	if err := a.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := pgstore.CheckSchema(ctx, a.pool); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// maintainPartitions keeps partitionsAhead days of partitions ahead of the
+// clock, so a heartbeat never finds none.
+func (a *app) maintainPartitions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := a.parts.EnsureRange(ctx, now, now.Add(partitionsAhead*24*time.Hour)); err != nil {
+				a.log.Error().Str("event", "partitions.ensure.error").Err(err).Msg("create partitions ahead")
+			}
+		}
+	}
+}
+
+func (a *app) shutdown(ctx context.Context) error {
+	a.shuttingDown.Store(true)
+	a.log.Info().Str("event", "server.shutdown.start").Msg("draining")
+	var errs []error
+	if err := a.server.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	if err := a.close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	a.log.Info().Str("event", "server.shutdown.done").Msg("stopped")
+	return errors.Join(errs...)
+}
+
+// close stops everything behind ingress, in dependency order.
+func (a *app) close(ctx context.Context) error {
+	var errs []error
+	if a.background != nil {
+		a.background()
+	}
+	if a.writer != nil {
+		if err := a.writer.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.snaps != nil {
+		if err := a.snaps.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.dir != nil {
+		a.dir.Shutdown()
+	}
+	if a.system != nil {
+		a.system.Shutdown()
+	}
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return errors.Join(errs...)
+}

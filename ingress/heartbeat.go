@@ -1,0 +1,150 @@
+package ingress
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+)
+
+// heartbeat is POST /v1/heartbeat: check the request here, let the device
+// actor authenticate and dedupe it, and answer 200 only once its row is
+// committed (or its bucket was already stored).
+func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
+	now := s.now()
+	id, secret, ok := devicetoken.Parse(bearerToken(ctx))
+	if !ok {
+		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
+			"send the device token from registration as Authorization: Bearer <token>"))
+		return
+	}
+	if s.inflight.Add(1) > s.cfg.MaxInflight {
+		s.inflight.Add(-1)
+		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
+			Message: "the server is at capacity; retry after the Retry-After delay", RetryAfter: time.Second})
+		return
+	}
+	defer s.inflight.Add(-1)
+
+	req := actors.NewHeartbeatRequest()
+	h := &req.Write.Heartbeat
+	if e := parseHeartbeat(ctx.PostBody(), h); e != nil {
+		req.Release()
+		s.rejectHeartbeat(ctx, e)
+		return
+	}
+	if e := s.checkTS(h.TS, now); e != nil {
+		req.Release()
+		s.rejectHeartbeat(ctx, e)
+		return
+	}
+	h.DeviceID = id
+	h.ReceivedAt = now
+	req.Digest = s.deps.Tokens.Digest(secret)
+	req.Secret = string(secret)
+
+	if err := s.deps.Directory.Heartbeat(req); err != nil {
+		req.Release()
+		s.rejectHeartbeat(ctx, routeError(err))
+		return
+	}
+	timer := time.NewTimer(s.cfg.HeartbeatTimeout)
+	defer timer.Stop()
+	select {
+	case rep := <-req.Reply():
+		req.Release()
+		s.answerHeartbeat(ctx, rep)
+	case <-timer.C:
+		// The actor or writer may still hold req: leave it to the GC.
+		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "timeout",
+			Message: "the heartbeat was not committed in time; retry it", RetryAfter: time.Second})
+	}
+}
+
+// checkTS keeps rows that could never be stored out of the writer: one row
+// with no partition would fail its whole batch.
+func (s *Server) checkTS(ts, now time.Time) *Error {
+	if ts.After(now.Add(s.cfg.ClockSkew)) {
+		return &Error{Status: fasthttp.StatusBadRequest, Code: "ts_out_of_range", Field: "ts",
+			Message: "ts is more than " + s.cfg.ClockSkew.String() + " ahead of the server clock; fix the device clock"}
+	}
+	if ts.Before(now.Add(-s.cfg.Retention)) {
+		return &Error{Status: fasthttp.StatusBadRequest, Code: "ts_out_of_range", Field: "ts",
+			Message: "ts is older than the retention period; drop this report"}
+	}
+	return nil
+}
+
+func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatReply) {
+	switch rep.Outcome {
+	case actors.Stored, actors.Deduped:
+		deduped := rep.Outcome == actors.Deduped
+		if deduped {
+			s.m.heartbeats.WithLabelValues("deduped").Inc()
+		} else {
+			s.m.heartbeats.WithLabelValues("stored").Inc()
+		}
+		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval)
+	case actors.Unauthorized:
+		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
+			"the device token is not valid; re-enroll the device"))
+	case actors.TokenRevoked:
+		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusGone, "token_revoked",
+			"this token was replaced when the device re-enrolled; stop using it"))
+	case actors.DeviceDeleted:
+		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusGone, "device_deleted", "the device was deleted; stop and wipe credentials"))
+	case actors.RateLimited:
+		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
+			Message: "the device sends heartbeats too fast; wait for Retry-After", RetryAfter: rep.RetryAfter})
+	case actors.Busy:
+		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
+			Message: "the server is at capacity; retry after the Retry-After delay", RetryAfter: rep.RetryAfter})
+	default: // StoreFailed
+		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
+			Message: "the heartbeat could not be stored; retry it", RetryAfter: rep.RetryAfter})
+	}
+}
+
+func routeError(err error) *Error {
+	switch {
+	case errors.Is(err, actors.ErrUnknownDevice):
+		return errorf(fasthttp.StatusUnauthorized, "unknown_device", "no device has this token's id; enroll the device")
+	case errors.Is(err, actors.ErrDeviceDeleted):
+		return errorf(fasthttp.StatusGone, "device_deleted", "the device was deleted; stop and wipe credentials")
+	default:
+		return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
+			Message: "the device's state could not be loaded; retry", RetryAfter: time.Second}
+	}
+}
+
+func (s *Server) rejectHeartbeat(ctx *fasthttp.RequestCtx, e *Error) {
+	s.m.heartbeats.WithLabelValues("rejected").Inc()
+	s.m.rejected.WithLabelValues(e.Code).Inc()
+	writeError(ctx, e)
+}
+
+func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Duration) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	var buf [96]byte
+	b := append(buf[:0], `{"deduped":`...)
+	b = strconv.AppendBool(b, deduped)
+	b = append(b, `,"commands":[],"heartbeat_interval_s":`...)
+	b = strconv.AppendInt(b, int64(interval/time.Second), 10)
+	b = append(b, '}')
+	ctx.SetBody(b)
+}
+
+func bearerToken(ctx *fasthttp.RequestCtx) []byte {
+	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	const prefix = "Bearer "
+	if len(auth) <= len(prefix) || !bytes.EqualFold(auth[:len(prefix)], []byte(prefix)) {
+		return nil
+	}
+	return bytes.TrimSpace(auth[len(prefix):])
+}

@@ -1,0 +1,234 @@
+// Package ingress is NexMDM's HTTP edge on fasthttp: the device protocol,
+// the admin API, authentication, rate limits, health and metrics. It parses
+// and checks every request, hands work to the actors, and maps outcomes to
+// statuses and stable error codes, in one place.
+package ingress
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/actors/signing"
+	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+)
+
+// Config tunes the HTTP edge.
+type Config struct {
+	MaxBodyBytes      int           // larger device request bodies get 413
+	HeartbeatTimeout  time.Duration // a heartbeat not committed by then gets 503
+	MaxInflight       int64         // heartbeats waiting for commit before new ones get 503
+	ClockSkew         time.Duration // how far in the future a device ts may be
+	Retention         time.Duration // how far in the past a device ts may be
+	BcryptCost        int           // for new device tokens
+	HeartbeatInterval time.Duration // told to devices at registration
+	AdminKey          string        // NEXMDM_ADMIN_KEY: acts as admin
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+}
+
+// DefaultConfig holds the local defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:      64 << 10,
+		HeartbeatTimeout:  15 * time.Second,
+		MaxInflight:       50_000,
+		ClockSkew:         5 * time.Minute,
+		Retention:         90 * 24 * time.Hour,
+		BcryptCost:        10,
+		HeartbeatInterval: 5 * time.Minute,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// Deps are the edge's collaborators.
+type Deps struct {
+	Directory *actors.Directory
+	Devices   *pgstore.Devices
+	Audit     *pgstore.Audit
+	Tokens    *devicetoken.Tokens
+	Keys      *signing.Keyring
+	Ready     func(ctx context.Context) error // readiness probe for /readyz
+	Registry  *prometheus.Registry            // metrics are registered here and served at /metrics
+	Log       zerolog.Logger
+	Now       func() time.Time // nil: time.Now
+}
+
+// Server is the HTTP edge.
+type Server struct {
+	cfg  Config
+	deps Deps
+	now  func() time.Time
+	log  zerolog.Logger
+
+	router   *router.Router
+	srv      *fasthttp.Server
+	inflight atomic.Int64
+	bcrypt   chan struct{} // bounds concurrent bcrypt hashing at registration
+	authFail *failureLimiter
+	m        *httpMetrics
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) *Server {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	s := &Server{
+		cfg: cfg, deps: deps, now: deps.Now, log: deps.Log,
+		bcrypt:   make(chan struct{}, 2),
+		authFail: newFailureLimiter(20, time.Minute),
+	}
+	s.m = newHTTPMetrics(deps.Registry, &s.inflight)
+	s.routes()
+	s.srv = &fasthttp.Server{
+		Handler:               s.router.Handler,
+		ErrorHandler:          s.transportError,
+		Name:                  "nexmdm",
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{deps.Log},
+	}
+	return s
+}
+
+func (s *Server) routes() {
+	r := router.New()
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no route %s %s", ctx.Method(), ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, errorf(fasthttp.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", ctx.Method(), ctx.Path()))
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, p any) {
+		s.log.Error().Str("event", "http.panic").Interface("panic", p).Bytes("path", ctx.Path()).Msg("handler panicked")
+		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "internal error"))
+	}
+	handle := func(method, path string, h fasthttp.RequestHandler) {
+		r.Handle(method, path, s.m.instrument(method, path, h))
+	}
+	handle("POST", "/v1/register", s.register)
+	handle("POST", "/v1/heartbeat", s.heartbeat)
+	handle("DELETE", "/admin/devices/{id}", s.requireAdminKey(s.deleteDevice))
+	handle("GET", "/healthz", s.healthz)
+	handle("GET", "/readyz", s.readyz)
+	if s.deps.Registry != nil {
+		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
+	}
+	s.router = r
+}
+
+// Routes lists method -> paths, for the API description's completeness test.
+func (s *Server) Routes() map[string][]string { return s.router.List() }
+
+// Handler is the root request handler, for tests that serve it themselves.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+// Serve answers on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests,
+// whose heartbeats are committed before they are answered.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// transportError answers requests fasthttp could not read.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, errorf(fasthttp.StatusRequestEntityTooLarge, "body_too_large",
+			"the body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes))
+		return
+	}
+	writeError(ctx, errorf(fasthttp.StatusBadRequest, "bad_request", "the request could not be read: %v", err))
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(c); err != nil {
+			writeError(ctx, errorf(fasthttp.StatusServiceUnavailable, "not_ready", "%v", err))
+			return
+		}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+}
+
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn().Str("event", "http.server").Msgf(format, args...)
+}
+
+// httpMetrics are the edge's Prometheus metrics.
+type httpMetrics struct {
+	duration   *prometheus.HistogramVec
+	heartbeats *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	inflight   *atomic.Int64
+}
+
+func newHTTPMetrics(reg prometheus.Registerer, inflight *atomic.Int64) *httpMetrics {
+	m := &httpMetrics{
+		inflight: inflight,
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "nexmdm_http_request_duration_seconds", Help: "Request latency by route, method and status.",
+			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1, 2, 4, 8},
+		}, []string{"route", "method", "code"}),
+		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexmdm_heartbeats_total", Help: "Heartbeats by result: stored, deduped, rejected.",
+		}, []string{"result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexmdm_heartbeats_rejected_total", Help: "Rejected heartbeats by error code.",
+		}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.duration, m.heartbeats, m.rejected,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "nexmdm_heartbeats_inflight", Help: "Heartbeats waiting for their commit.",
+			}, func() float64 { return float64(m.inflight.Load()) }))
+	}
+	return m
+}
+
+var statusText [600]string
+
+func init() {
+	for i := range statusText {
+		statusText[i] = strconv.Itoa(i)
+	}
+}
+
+func (m *httpMetrics) instrument(method, route string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		h(ctx)
+		code := ctx.Response.StatusCode()
+		if code < 0 || code >= len(statusText) {
+			code = 0
+		}
+		m.duration.WithLabelValues(route, method, statusText[code]).Observe(time.Since(start).Seconds())
+	}
+}

@@ -1,0 +1,238 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// Devices is the device repository.
+type Devices struct{ pool *pgxpool.Pool }
+
+// NewDevices returns the repository on pool.
+func NewDevices(pool *pgxpool.Pool) *Devices { return &Devices{pool: pool} }
+
+// Enrollment is what registering a device writes.
+type Enrollment struct {
+	NewID            uuid.UUID // used when the serial is new
+	Serial           string
+	Alias            string
+	Model            string
+	Manufacturer     string
+	AndroidVersion   string
+	SDKInt           int32
+	AgentVersion     string
+	AgentVersionCode int32
+	FCMToken         string
+	TokenBcrypt      string
+	TokenDigest      []byte
+	PepperID         string
+	HMACKeyID        string
+}
+
+// Enrolled is the outcome of Enroll.
+type Enrolled struct {
+	ID            uuid.UUID
+	Created       bool   // false: the serial was enrolled before and keeps its id
+	RevokedDigest []byte // the replaced token's digest, on re-enrollment
+}
+
+// Enroll inserts a device, or re-enrolls its serial: the id stays, the facts
+// are refreshed and the token is replaced, which revokes the old one.
+func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
+	var out Enrolled
+	err := d.pool.QueryRow(ctx, `
+		INSERT INTO devices AS d (id, serial, alias, model, manufacturer, android_version, sdk_int,
+			agent_version, agent_version_code, fcm_token, token_bcrypt, token_digest,
+			token_pepper_id, hmac_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (serial) DO UPDATE SET
+			alias = EXCLUDED.alias, model = EXCLUDED.model, manufacturer = EXCLUDED.manufacturer,
+			android_version = EXCLUDED.android_version, sdk_int = EXCLUDED.sdk_int,
+			agent_version = EXCLUDED.agent_version, agent_version_code = EXCLUDED.agent_version_code,
+			fcm_token = EXCLUDED.fcm_token, token_bcrypt = EXCLUDED.token_bcrypt,
+			token_digest = EXCLUDED.token_digest, token_pepper_id = EXCLUDED.token_pepper_id,
+			revoked_token_digest = d.token_digest, hmac_key_id = EXCLUDED.hmac_key_id,
+			token_rotated_at = now()
+		RETURNING id, (xmax = 0), revoked_token_digest`,
+		e.NewID, e.Serial, e.Alias, e.Model, e.Manufacturer, e.AndroidVersion, e.SDKInt,
+		e.AgentVersion, e.AgentVersionCode, e.FCMToken, e.TokenBcrypt, e.TokenDigest,
+		e.PepperID, e.HMACKeyID,
+	).Scan(&out.ID, &out.Created, &out.RevokedDigest)
+	if err != nil {
+		return Enrolled{}, fmt.Errorf("enroll device: %w", err)
+	}
+	return out, nil
+}
+
+const deviceRecordSQL = `
+	SELECT d.id, d.token_digest, d.token_pepper_id, d.token_bcrypt, d.revoked_token_digest,
+		d.monitored_package, d.monitor_display_name, d.monitor_threshold_min, d.monitor_enabled,
+		d.auto_remediate,
+		s.ts, s.received_at, s.battery_pct, s.charging, s.ram_used_mb, s.ram_total_mb,
+		s.uptime_s, s.net_type, s.ssid, s.signal_dbm, s.agent_version, s.agent_version_code,
+		s.foreground_pkg, s.app_last_foreground, s.power_ok, s.doze_whitelisted,
+		s.net_validated, s.queue_depth
+	FROM devices d LEFT JOIN device_last_status s ON s.device_id = d.id`
+
+// Load reads one device, or persistence.ErrNotFound.
+func (d *Devices) Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error) {
+	rows, err := d.pool.Query(ctx, deviceRecordSQL+` WHERE d.id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("load device: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("load device: %w", err)
+		}
+		return nil, persistence.ErrNotFound
+	}
+	rec, err := scanDeviceRecord(rows)
+	if err != nil {
+		return nil, fmt.Errorf("load device: %w", err)
+	}
+	return rec, nil
+}
+
+// ForEach streams every device to fn.
+func (d *Devices) ForEach(ctx context.Context, fn func(*persistence.DeviceRecord) error) error {
+	rows, err := d.pool.Query(ctx, deviceRecordSQL)
+	if err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		rec, err := scanDeviceRecord(rows)
+		if err != nil {
+			return fmt.Errorf("list devices: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func scanDeviceRecord(rows pgx.Rows) (*persistence.DeviceRecord, error) {
+	var (
+		r                    persistence.DeviceRecord
+		ts, received         pgtype.Timestamptz
+		battery, signal      pgtype.Int2
+		ramUsed, ramTotal    pgtype.Int4
+		agentCode, queue     pgtype.Int4
+		uptime               pgtype.Int8
+		charging, powerOK    pgtype.Bool
+		doze, netValid       pgtype.Bool
+		netType, ssid, agent pgtype.Text
+		fgPkg                pgtype.Text
+		appFg                []byte
+	)
+	err := rows.Scan(&r.ID, &r.TokenDigest, &r.PepperID, &r.TokenBcrypt, &r.RevokedDigest,
+		&r.Monitoring.Package, &r.Monitoring.DisplayName, &r.Monitoring.ThresholdMin,
+		&r.Monitoring.Enabled, &r.Monitoring.AutoRemediate,
+		&ts, &received, &battery, &charging, &ramUsed, &ramTotal, &uptime, &netType, &ssid,
+		&signal, &agent, &agentCode, &fgPkg, &appFg, &powerOK, &doze, &netValid, &queue)
+	if err != nil {
+		return nil, err
+	}
+	if !ts.Valid {
+		return &r, nil
+	}
+	h := &persistence.Heartbeat{DeviceID: r.ID, TS: ts.Time, ReceivedAt: received.Time}
+	set := func(f persistence.Fields, valid bool) {
+		if valid {
+			h.Has |= f
+		}
+	}
+	h.BatteryPct, h.Charging = battery.Int16, charging.Bool
+	h.RAMUsedMB, h.RAMTotalMB, h.UptimeS = ramUsed.Int32, ramTotal.Int32, uptime.Int64
+	h.NetType, h.SSID, h.SignalDBm = netType.String, ssid.String, signal.Int16
+	h.AgentVersion, h.AgentVersionCode = agent.String, agentCode.Int32
+	h.ForegroundPkg, h.AppLastForeground = fgPkg.String, appFg
+	h.PowerOK, h.DozeWhitelisted, h.NetValidated = powerOK.Bool, doze.Bool, netValid.Bool
+	h.QueueDepth = queue.Int32
+	set(persistence.HasBattery, battery.Valid)
+	set(persistence.HasCharging, charging.Valid)
+	set(persistence.HasRAMUsed, ramUsed.Valid)
+	set(persistence.HasRAMTotal, ramTotal.Valid)
+	set(persistence.HasUptime, uptime.Valid)
+	set(persistence.HasNetType, netType.Valid)
+	set(persistence.HasSSID, ssid.Valid)
+	set(persistence.HasSignal, signal.Valid)
+	set(persistence.HasAgentVersion, agent.Valid)
+	set(persistence.HasAgentVersionCode, agentCode.Valid)
+	set(persistence.HasForegroundPkg, fgPkg.Valid)
+	set(persistence.HasAppLastForeground, appFg != nil)
+	set(persistence.HasPowerOK, powerOK.Valid)
+	set(persistence.HasDozeWhitelisted, doze.Valid)
+	set(persistence.HasNetValidated, netValid.Valid)
+	set(persistence.HasQueueDepth, queue.Valid)
+	r.Last = h
+	return &r, nil
+}
+
+// Tombstones lists the ids of deleted devices.
+func (d *Devices) Tombstones(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := d.pool.Query(ctx, `SELECT device_id FROM device_tombstones`)
+	if err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	return ids, nil
+}
+
+// Delete hard-deletes devices and their last status in one transaction and
+// leaves a tombstone for each. It returns the ids that existed.
+func (d *Devices) Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]uuid.UUID, error) {
+	var deleted []uuid.UUID
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			WITH gone AS (DELETE FROM devices WHERE id = ANY($1) RETURNING id, serial)
+			INSERT INTO device_tombstones (device_id, serial, deleted_at)
+			SELECT id, serial, $2 FROM gone
+			ON CONFLICT (device_id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at
+			RETURNING device_id`, ids, at)
+		if err != nil {
+			return err
+		}
+		if deleted, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM device_last_status WHERE device_id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete devices: %w", err)
+	}
+	return deleted, nil
+}
+
+// SetTokenDigest replaces a device's token digest, after its secret was
+// verified against the bcrypt hash under a new pepper.
+func (d *Devices) SetTokenDigest(ctx context.Context, id uuid.UUID, digest []byte, pepperID string) error {
+	tag, err := d.pool.Exec(ctx, `UPDATE devices SET token_digest = $2, token_pepper_id = $3 WHERE id = $1`, id, digest, pepperID)
+	if err != nil {
+		return fmt.Errorf("set token digest: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return persistence.ErrNotFound
+	}
+	return nil
+}
+
+// IsNotFound reports whether err means the row does not exist.
+func IsNotFound(err error) bool {
+	return errors.Is(err, persistence.ErrNotFound) || errors.Is(err, pgx.ErrNoRows)
+}

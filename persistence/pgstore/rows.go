@@ -1,0 +1,223 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+var heartbeatsTable = pgx.Identifier{"heartbeats"}
+
+var heartbeatColumns = []string{
+	"device_id", "bucket_start", "ts", "received_at", "battery_pct", "charging",
+	"ram_used_mb", "ram_total_mb", "uptime_s", "net_type", "ssid", "signal_dbm",
+	"agent_version_code", "foreground_pkg", "power_ok", "doze_whitelisted",
+	"net_validated", "queue_depth",
+}
+
+// copySource feeds heartbeat rows to CopyFrom, reusing one value slice:
+// pgx encodes each row before asking for the next.
+type copySource struct {
+	rows []*persistence.HeartbeatWrite
+	i    int
+	vals []any
+}
+
+func newCopySource(rows []*persistence.HeartbeatWrite) *copySource {
+	return &copySource{rows: rows, i: -1, vals: make([]any, len(heartbeatColumns))}
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i < len(s.rows) }
+func (s *copySource) Err() error { return nil }
+
+func (s *copySource) Values() ([]any, error) {
+	h := &s.rows[s.i].Heartbeat
+	v := s.vals
+	v[0] = h.DeviceID
+	v[1] = persistence.BucketStart(persistence.Bucket(h.TS))
+	v[2] = h.TS
+	v[3] = h.ReceivedAt
+	v[4] = opt(h.Has, persistence.HasBattery, h.BatteryPct)
+	v[5] = opt(h.Has, persistence.HasCharging, h.Charging)
+	v[6] = opt(h.Has, persistence.HasRAMUsed, h.RAMUsedMB)
+	v[7] = opt(h.Has, persistence.HasRAMTotal, h.RAMTotalMB)
+	v[8] = opt(h.Has, persistence.HasUptime, h.UptimeS)
+	v[9] = opt(h.Has, persistence.HasNetType, h.NetType)
+	v[10] = opt(h.Has, persistence.HasSSID, h.SSID)
+	v[11] = opt(h.Has, persistence.HasSignal, h.SignalDBm)
+	v[12] = opt(h.Has, persistence.HasAgentVersionCode, h.AgentVersionCode)
+	v[13] = opt(h.Has, persistence.HasForegroundPkg, h.ForegroundPkg)
+	v[14] = opt(h.Has, persistence.HasPowerOK, h.PowerOK)
+	v[15] = opt(h.Has, persistence.HasDozeWhitelisted, h.DozeWhitelisted)
+	v[16] = opt(h.Has, persistence.HasNetValidated, h.NetValidated)
+	v[17] = opt(h.Has, persistence.HasQueueDepth, h.QueueDepth)
+	return v, nil
+}
+
+// opt is v when the device sent the field, else NULL.
+func opt[T any](has, f persistence.Fields, v T) any {
+	if has&f == 0 {
+		return nil
+	}
+	return v
+}
+
+// columns holds one batch column-wise, for unnest().
+type columns struct {
+	ids              []uuid.UUID
+	bucketStarts     []pgtype.Timestamptz
+	ts, receivedAt   []pgtype.Timestamptz
+	battery          []pgtype.Int2
+	charging         []pgtype.Bool
+	ramUsed          []pgtype.Int4
+	ramTotal         []pgtype.Int4
+	uptime           []pgtype.Int8
+	netType, ssid    []pgtype.Text
+	signal           []pgtype.Int2
+	agentVersion     []pgtype.Text
+	agentVersionCode []pgtype.Int4
+	foregroundPkg    []pgtype.Text
+	appLastFg        []pgtype.Text
+	powerOK          []pgtype.Bool
+	dozeWhitelisted  []pgtype.Bool
+	netValidated     []pgtype.Bool
+	queueDepth       []pgtype.Int4
+}
+
+func (c *columns) add(h *persistence.Heartbeat) {
+	has := func(f persistence.Fields) bool { return h.Has&f != 0 }
+	c.ids = append(c.ids, h.DeviceID)
+	c.bucketStarts = append(c.bucketStarts, pgtype.Timestamptz{Time: persistence.BucketStart(persistence.Bucket(h.TS)), Valid: true})
+	c.ts = append(c.ts, pgtype.Timestamptz{Time: h.TS, Valid: true})
+	c.receivedAt = append(c.receivedAt, pgtype.Timestamptz{Time: h.ReceivedAt, Valid: true})
+	c.battery = append(c.battery, pgtype.Int2{Int16: h.BatteryPct, Valid: has(persistence.HasBattery)})
+	c.charging = append(c.charging, pgtype.Bool{Bool: h.Charging, Valid: has(persistence.HasCharging)})
+	c.ramUsed = append(c.ramUsed, pgtype.Int4{Int32: h.RAMUsedMB, Valid: has(persistence.HasRAMUsed)})
+	c.ramTotal = append(c.ramTotal, pgtype.Int4{Int32: h.RAMTotalMB, Valid: has(persistence.HasRAMTotal)})
+	c.uptime = append(c.uptime, pgtype.Int8{Int64: h.UptimeS, Valid: has(persistence.HasUptime)})
+	c.netType = append(c.netType, pgtype.Text{String: h.NetType, Valid: has(persistence.HasNetType)})
+	c.ssid = append(c.ssid, pgtype.Text{String: h.SSID, Valid: has(persistence.HasSSID)})
+	c.signal = append(c.signal, pgtype.Int2{Int16: h.SignalDBm, Valid: has(persistence.HasSignal)})
+	c.agentVersion = append(c.agentVersion, pgtype.Text{String: h.AgentVersion, Valid: has(persistence.HasAgentVersion)})
+	c.agentVersionCode = append(c.agentVersionCode, pgtype.Int4{Int32: h.AgentVersionCode, Valid: has(persistence.HasAgentVersionCode)})
+	c.foregroundPkg = append(c.foregroundPkg, pgtype.Text{String: h.ForegroundPkg, Valid: has(persistence.HasForegroundPkg)})
+	c.appLastFg = append(c.appLastFg, pgtype.Text{String: string(h.AppLastForeground), Valid: has(persistence.HasAppLastForeground)})
+	c.powerOK = append(c.powerOK, pgtype.Bool{Bool: h.PowerOK, Valid: has(persistence.HasPowerOK)})
+	c.dozeWhitelisted = append(c.dozeWhitelisted, pgtype.Bool{Bool: h.DozeWhitelisted, Valid: has(persistence.HasDozeWhitelisted)})
+	c.netValidated = append(c.netValidated, pgtype.Bool{Bool: h.NetValidated, Valid: has(persistence.HasNetValidated)})
+	c.queueDepth = append(c.queueDepth, pgtype.Int4{Int32: h.QueueDepth, Valid: has(persistence.HasQueueDepth)})
+}
+
+const insertIfAbsentSQL = `
+INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
+	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
+	foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
+	$5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int8[], $10::text[], $11::text[],
+	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])
+ON CONFLICT (device_id, bucket_start) DO NOTHING
+RETURNING device_id, bucket_start`
+
+// insertIfAbsent stores rows whose bucket may already be stored, and marks
+// the ones that were as Duplicate.
+func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
+	var c columns
+	for _, x := range writes {
+		c.add(&x.Heartbeat)
+	}
+	rows, err := tx.Query(ctx, insertIfAbsentSQL, c.ids, c.bucketStarts, c.ts, c.receivedAt,
+		c.battery, c.charging, c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal,
+		c.agentVersionCode, c.foregroundPkg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		id     uuid.UUID
+		bucket int64
+	}
+	inserted := map[key]bool{}
+	for rows.Next() {
+		var k key
+		var start pgtype.Timestamptz
+		if err := rows.Scan(&k.id, &start); err != nil {
+			rows.Close()
+			return err
+		}
+		k.bucket = persistence.Bucket(start.Time)
+		inserted[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, x := range writes {
+		h := &x.Heartbeat
+		x.Duplicate = !inserted[key{h.DeviceID, persistence.Bucket(h.TS)}]
+	}
+	return nil
+}
+
+const upsertLastStatusSQL = `
+INSERT INTO device_last_status AS s (device_id, ts, received_at, battery_pct, charging,
+	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version,
+	agent_version_code, foreground_pkg, app_last_foreground, power_ok, doze_whitelisted,
+	net_validated, queue_depth)
+SELECT u.device_id, u.ts, u.received_at, u.battery_pct, u.charging, u.ram_used_mb,
+	u.ram_total_mb, u.uptime_s, u.net_type, u.ssid, u.signal_dbm, u.agent_version,
+	u.agent_version_code, u.foreground_pkg, u.app_last_foreground::jsonb, u.power_ok,
+	u.doze_whitelisted, u.net_validated, u.queue_depth
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::bool[],
+	$6::int4[], $7::int4[], $8::int8[], $9::text[], $10::text[], $11::int2[], $12::text[],
+	$13::int4[], $14::text[], $15::text[], $16::bool[], $17::bool[], $18::bool[], $19::int4[])
+	AS u(device_id, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb,
+	uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
+	app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)
+ON CONFLICT (device_id) DO UPDATE SET
+	ts = EXCLUDED.ts, received_at = EXCLUDED.received_at, battery_pct = EXCLUDED.battery_pct,
+	charging = EXCLUDED.charging, ram_used_mb = EXCLUDED.ram_used_mb,
+	ram_total_mb = EXCLUDED.ram_total_mb, uptime_s = EXCLUDED.uptime_s,
+	net_type = EXCLUDED.net_type, ssid = EXCLUDED.ssid, signal_dbm = EXCLUDED.signal_dbm,
+	agent_version = EXCLUDED.agent_version, agent_version_code = EXCLUDED.agent_version_code,
+	foreground_pkg = EXCLUDED.foreground_pkg, app_last_foreground = EXCLUDED.app_last_foreground,
+	power_ok = EXCLUDED.power_ok, doze_whitelisted = EXCLUDED.doze_whitelisted,
+	net_validated = EXCLUDED.net_validated, queue_depth = EXCLUDED.queue_depth
+WHERE s.ts <= EXCLUDED.ts`
+
+// upsertLastStatus writes each device's newest stored heartbeat of the batch
+// into device_last_status; an older one (a replayed backlog) never replaces
+// a newer one. Rows go in device order so that two concurrent committers
+// lock them in the same order and cannot deadlock.
+func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
+	newest := make([]*persistence.Heartbeat, 0, len(writes))
+	for _, x := range writes {
+		if !x.Duplicate {
+			newest = append(newest, &x.Heartbeat)
+		}
+	}
+	if len(newest) == 0 {
+		return nil
+	}
+	slices.SortFunc(newest, func(a, b *persistence.Heartbeat) int {
+		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
+			return c
+		}
+		return b.TS.Compare(a.TS) // newest first
+	})
+	var c columns
+	for i, h := range newest {
+		if i > 0 && newest[i-1].DeviceID == h.DeviceID {
+			continue
+		}
+		c.add(h)
+	}
+	_, err := tx.Exec(ctx, upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
+		c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion,
+		c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted,
+		c.netValidated, c.queueDepth)
+	return err
+}

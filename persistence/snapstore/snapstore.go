@@ -1,0 +1,257 @@
+// Package snapstore keeps device actors' state snapshots in Redis, so that a
+// restarted server resumes every device where it was. Snapshots are
+// coalesced per device in memory and written in pipelined batches about once
+// a second; reads see pending snapshots before Redis.
+package snapstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// Store is the Redis snapshot store. Keys are <prefix>dev:<device id>.
+type Store struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	interval time.Duration
+	batch    int
+	log      zerolog.Logger
+	m        metrics
+
+	mu      sync.Mutex
+	pending map[uuid.UUID][]byte // newest snapshot not yet flushed
+	flying  map[uuid.UUID][]byte // being written by the current flush
+
+	flushMu sync.Mutex // one flush (or delete) at a time
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type metrics struct {
+	flushSeconds prometheus.Histogram
+	flushed      prometheus.Counter
+	errors       prometheus.Counter
+}
+
+// Config tunes the store.
+type Config struct {
+	Prefix   string        // key prefix, e.g. "nexmdm:"
+	Interval time.Duration // flush period (default 1 s)
+	Batch    int           // commands per pipeline (default 1000)
+}
+
+// New returns a store; Run flushes it.
+func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer, log zerolog.Logger) *Store {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 1000
+	}
+	s := &Store{
+		rdb: rdb, prefix: cfg.Prefix, interval: cfg.Interval, batch: cfg.Batch, log: log,
+		pending: make(map[uuid.UUID][]byte),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	s.m = metrics{
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "nexmdm_snapshot_flush_duration_seconds", Help: "Time to write one round of dirty device snapshots to Redis.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		flushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nexmdm_snapshots_flushed_total", Help: "Device snapshots written to Redis.",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nexmdm_snapshot_flush_errors_total", Help: "Flush rounds that failed; their snapshots are retried.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(s.m.flushSeconds, s.m.flushed, s.m.errors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "nexmdm_snapshots_pending", Help: "Dirty device snapshots waiting for the next flush.",
+			}, func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(len(s.pending)) }))
+	}
+	return s
+}
+
+func (s *Store) key(id uuid.UUID) string { return s.prefix + "dev:" + id.String() }
+
+// Put records a device's newest snapshot; it never blocks on Redis.
+func (s *Store) Put(id uuid.UUID, data []byte) {
+	s.mu.Lock()
+	s.pending[id] = data
+	s.mu.Unlock()
+}
+
+// Get returns a device's newest snapshot, or nil when there is none.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) ([]byte, error) {
+	if b, ok := s.local(id); ok {
+		return b, nil
+	}
+	b, err := s.rdb.Get(ctx, s.key(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get snapshot: %w", err)
+	}
+	return b, nil
+}
+
+func (s *Store) local(id uuid.UUID) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.pending[id]; ok {
+		return b, true
+	}
+	b, ok := s.flying[id]
+	return b, ok
+}
+
+// GetMany returns the snapshots of ids in order; a missing one is nil.
+func (s *Store) GetMany(ctx context.Context, ids []uuid.UUID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	keys := make([]string, 0, s.batch)
+	for start := 0; start < len(ids); start += s.batch {
+		end := min(start+s.batch, len(ids))
+		keys = keys[:0]
+		for _, id := range ids[start:end] {
+			keys = append(keys, s.key(id))
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("mget snapshots: %w", err)
+		}
+		for i, v := range vals {
+			if str, ok := v.(string); ok {
+				out[start+i] = []byte(str)
+			}
+		}
+	}
+	for i, id := range ids {
+		if b, ok := s.local(id); ok {
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
+// Delete drops the snapshots of deleted devices, pending ones included.
+func (s *Store) Delete(ctx context.Context, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	s.flushMu.Lock() // a flush in progress must not write them back after us
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.pending, id)
+	}
+	s.mu.Unlock()
+	for start := 0; start < len(ids); start += s.batch {
+		end := min(start+s.batch, len(ids))
+		keys := make([]string, 0, end-start)
+		for _, id := range ids[start:end] {
+			keys = append(keys, s.key(id))
+		}
+		if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+			return fmt.Errorf("delete snapshots: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run flushes every interval until Close.
+func (s *Store) Run() {
+	defer close(s.done)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := s.Flush(ctx); err != nil {
+				s.log.Error().Str("event", "snapshot.flush.error").Err(err).Msg("flush snapshots")
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops Run and writes what is pending.
+func (s *Store) Close(ctx context.Context) error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.done
+	}
+	return s.Flush(ctx)
+}
+
+// Flush writes every pending snapshot now. Snapshots that fail to write go
+// back to pending unless a newer one arrived meanwhile.
+func (s *Store) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	batch := s.pending
+	if len(batch) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.pending = make(map[uuid.UUID][]byte, len(batch))
+	s.flying = batch
+	s.mu.Unlock()
+
+	start := time.Now()
+	err := s.write(ctx, batch)
+	s.m.flushSeconds.Observe(time.Since(start).Seconds())
+
+	s.mu.Lock()
+	s.flying = nil
+	if err != nil {
+		for id, b := range batch {
+			if _, newer := s.pending[id]; !newer {
+				s.pending[id] = b
+			}
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.m.errors.Inc()
+		return fmt.Errorf("flush snapshots: %w", err)
+	}
+	s.m.flushed.Add(float64(len(batch)))
+	return nil
+}
+
+func (s *Store) write(ctx context.Context, batch map[uuid.UUID][]byte) error {
+	pipe := s.rdb.Pipeline()
+	n := 0
+	for id, b := range batch {
+		pipe.Set(ctx, s.key(id), b, 0)
+		if n++; n == s.batch {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			n = 0
+		}
+	}
+	if n > 0 {
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	return nil
+}
