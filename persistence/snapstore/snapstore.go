@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,9 +31,11 @@ type Store struct {
 	pending map[uuid.UUID][]byte // newest snapshot not yet flushed
 	flying  map[uuid.UUID][]byte // being written by the current flush
 
-	flushMu sync.Mutex // one flush (or delete) at a time
-	stop    chan struct{}
-	done    chan struct{}
+	flushMu  sync.Mutex // one flush (or delete) at a time
+	started  atomic.Bool
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 type metrics struct {
@@ -172,6 +175,7 @@ func (s *Store) Delete(ctx context.Context, ids []uuid.UUID) error {
 
 // Run flushes every interval until Close.
 func (s *Store) Run() {
+	s.started.Store(true)
 	defer close(s.done)
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
@@ -189,12 +193,10 @@ func (s *Store) Run() {
 	}
 }
 
-// Close stops Run and writes what is pending.
+// Close stops Run, if it runs, and writes what is pending.
 func (s *Store) Close(ctx context.Context) error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
+	s.stopOnce.Do(func() { close(s.stop) })
+	if s.started.Load() {
 		<-s.done
 	}
 	return s.Flush(ctx)

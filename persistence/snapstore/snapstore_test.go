@@ -1,0 +1,88 @@
+package snapstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nexmdm/nexmdm/persistence/snapstore"
+	"github.com/nexmdm/nexmdm/persistence/testenv"
+)
+
+func newTestStore(t *testing.T) (*snapstore.Store, *testenv.Redis) {
+	r := testenv.NewRedis(t)
+	return snapstore.New(r.Client, snapstore.Config{Prefix: r.Prefix, Batch: 3}, nil, zerolog.Nop()), r
+}
+
+func TestPendingSnapshotsAreReadBeforeTheyAreFlushed(t *testing.T) {
+	s, r := newTestStore(t)
+	ctx := context.Background()
+	id := uuid.New()
+	s.Put(id, []byte("v1"))
+	got, err := s.Get(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(got))
+	assert.Empty(t, r.Keys(t), "nothing reaches Redis before a flush")
+}
+
+func TestFlushCoalescesAndWritesInBatches(t *testing.T) {
+	s, r := newTestStore(t)
+	ctx := context.Background()
+	ids := make([]uuid.UUID, 7)
+	for i := range ids {
+		ids[i] = uuid.New()
+		s.Put(ids[i], []byte("old"))
+		s.Put(ids[i], []byte{byte('a' + i)})
+	}
+	require.NoError(t, s.Flush(ctx))
+	assert.Len(t, r.Keys(t), 7)
+
+	missing := uuid.New()
+	got, err := s.GetMany(ctx, append(ids, missing))
+	require.NoError(t, err)
+	for i := range ids {
+		assert.Equal(t, string([]byte{byte('a' + i)}), string(got[i]), "the newest snapshot wins")
+	}
+	assert.Nil(t, got[len(ids)])
+}
+
+func TestDeleteRemovesFlushedAndPendingSnapshots(t *testing.T) {
+	s, r := newTestStore(t)
+	ctx := context.Background()
+	flushed, pending := uuid.New(), uuid.New()
+	s.Put(flushed, []byte("x"))
+	require.NoError(t, s.Flush(ctx))
+	s.Put(pending, []byte("y"))
+
+	require.NoError(t, s.Delete(ctx, []uuid.UUID{flushed, pending}))
+	require.NoError(t, s.Flush(ctx))
+	assert.Empty(t, r.Keys(t), "a pending snapshot of a deleted device must not come back")
+	got, err := s.Get(ctx, pending)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+}
+
+func TestFailedFlushKeepsSnapshotsForTheNextOne(t *testing.T) {
+	s, r := newTestStore(t)
+	id := uuid.New()
+	s.Put(id, []byte("keep"))
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, s.Flush(cancelled))
+	require.NoError(t, s.Flush(context.Background()))
+	got, err := r.Client.Get(context.Background(), r.Prefix+"dev:"+id.String()).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "keep", got)
+}
+
+func TestCloseFlushes(t *testing.T) {
+	s, r := newTestStore(t)
+	go s.Run()
+	s.Put(uuid.New(), []byte("z"))
+	require.NoError(t, s.Close(context.Background()))
+	assert.Len(t, r.Keys(t), 1)
+}
