@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func key(b byte) string { return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(b), 32))) }
+func key(b byte) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(b), 32)))
+}
 
 func TestKeyringFirstKeyIsCurrentAndAllStayValid(t *testing.T) {
 	k, err := ParseKeyring("k2:" + key('b') + ", k1:" + key('a'))
