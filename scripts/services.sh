@@ -69,7 +69,11 @@ pg_up() {
     if [ "$(id -u)" -eq 0 ]; then chown -R "$user" "$base"; fi
     run_as "$user" "$bindir/initdb" -D "$dir" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! run_as "$user" "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+  if ! run_as "$user" "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1 && pg_answers "$bindir"; then
+    # Another checkout's cluster (or one you started) already serves this
+    # port with our role: share it. Tests each create their own database.
+    log "reusing the PostgreSQL already on 127.0.0.1:$PG_PORT"
+  elif ! run_as "$user" "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     run_as "$user" "$bindir/pg_ctl" -D "$dir" -l "$base/postgres.log" -w -t 60 start \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=400 -c shared_buffers=256MB -c max_wal_size=2GB" >/dev/null
@@ -77,6 +81,10 @@ pg_up() {
   if ! "$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$PG_DB'" | grep -q 1; then
     "$bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >/dev/null
   fi
+}
+
+pg_answers() {
+  "$1/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc 'SELECT 1' >/dev/null 2>&1
 }
 
 pg_down() {
