@@ -201,6 +201,18 @@ func TestRepeatedBadAdminKeysAreThrottled(t *testing.T) {
 	assert.NotEmpty(t, header.Get("Retry-After"))
 }
 
+func TestStartCreatesSevenDaysOfPartitionsAhead(t *testing.T) {
+	e, db, _ := newTestEnv(t)
+	startInProcess(t, e)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for d := 0; d <= partitionsAhead; d++ {
+		name := pgstore.PartitionName(today.Add(time.Duration(d) * 24 * time.Hour))
+		var exists bool
+		require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists))
+		assert.True(t, exists, "partition %s", name)
+	}
+}
+
 func TestHealthReadinessAndMetrics(t *testing.T) {
 	e, _, _ := newTestEnv(t)
 	startInProcess(t, e)
