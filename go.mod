@@ -3,6 +3,7 @@ module github.com/nexmdm/nexmdm
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/asynkron/protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
 	github.com/fasthttp/router v1.5.4
 	github.com/golang-migrate/migrate/v4 v4.20.1

@@ -109,11 +109,7 @@ func (c *Client) Register(ctx context.Context, adminKey string, r RegisterReques
 // it (or found its bucket stored); any error is an *Error or a transport
 // error.
 func (c *Client) Heartbeat(ctx context.Context, token string, hb *Heartbeat) (*HeartbeatResponse, error) {
-	body, err := json.Marshal(hb)
-	if err != nil {
-		return nil, err
-	}
-	return c.HeartbeatRaw(ctx, token, body)
+	return c.HeartbeatRaw(ctx, token, hb.AppendJSON(nil))
 }
 
 // HeartbeatRaw is Heartbeat with a body already encoded.
