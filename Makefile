@@ -12,12 +12,18 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/nexmdm ./cmd/nexmdm
+	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 
 run: build
 	scripts/with-services.sh sh -c '$(BIN)/nexmdm migrate && exec $(BIN)/nexmdm serve'
 
 test:
 	GO=$(GO) scripts/with-services.sh scripts/test.sh
+
+# The benchmark: every scenario against NexMDM, a no-op server and the
+# per-request baseline, side by side. Writes bench/results/<date>.{json,md}.
+bench: build
+	scripts/with-services.sh $(BIN)/loadgen bench --nexmdm $(BIN)/nexmdm $(BENCH_FLAGS)
 
 vet:
 	$(GO) vet ./...

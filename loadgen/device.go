@@ -66,6 +66,9 @@ func NewDevice(cred Credential, clock time.Time, rng *rand.Rand) *Device {
 	return d
 }
 
+// Clock is the time of the device's last heartbeat (or its start).
+func (d *Device) Clock() time.Time { return d.clock }
+
 // Payload is a reusable heartbeat whose optional fields point into its own
 // values, so that filling it allocates nothing. Each worker owns one.
 type Payload struct {

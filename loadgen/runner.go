@@ -209,14 +209,14 @@ func (w *worker) send(ctx context.Context, d *Device, now time.Time) {
 	}
 	var pe *client.Error
 	if !errors.As(err, &pe) {
-		if ctx.Err() != nil {
+		if ended(ctx, w.o.Now()) {
 			return // the run ended mid-request: not the server's failure
 		}
 		w.rec.fail("transport")
 		d.hold(body, now.Add(time.Second))
 		return
 	}
-	w.rec.fail(strconv.Itoa(pe.Status))
+	w.rec.fail(strconv.Itoa(pe.Status) + " " + pe.Code)
 	switch {
 	case pe.Status == 410:
 		d.stopped = true
@@ -247,6 +247,16 @@ func (q *dueQueue) Pop() any {
 	d := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return d
+}
+
+// ended reports whether the run is over; a request cut short by the end of
+// the run can fail just before its context says so.
+func ended(ctx context.Context, now time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !now.Before(dl.Add(-time.Millisecond))
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -150,7 +150,7 @@ func TestRetryAfterHoldsTheDeviceAndResendsTheSameHeartbeat(t *testing.T) {
 		Client: s.client(t), Devices: devs, Conns: 5, Count: 2, TSStep: 10 * time.Second, Seed: 2,
 	})
 	require.NoError(t, err)
-	assert.EqualValues(t, 5, rep.Failures["503"])
+	assert.EqualValues(t, 5, rep.Failures["503 x"])
 	assert.EqualValues(t, 10, rep.OK)
 	for _, d := range devs {
 		hbs := s.sent(d.Cred.Token)
@@ -177,7 +177,7 @@ func TestGoneStopsTheDevice(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Len(t, s.sent(gone), 1)
-	assert.EqualValues(t, 1, rep.Failures["410"])
+	assert.EqualValues(t, 1, rep.Failures["410 x"])
 	assert.EqualValues(t, 15, rep.OK)
 }
 

@@ -80,11 +80,22 @@ func ScenarioNames() []string {
 // NewFleet builds the scenario's devices from credentials, their clocks
 // starting ClockStart ago (each a little apart).
 func (s Scenario) NewFleet(creds []Credential, now time.Time, seed uint64) []*Device {
+	rng := rand.New(rand.NewPCG(seed, 8))
+	starts := make([]time.Time, len(creds))
+	for i := range starts {
+		starts[i] = now.Add(-s.ClockStart).Add(-time.Duration(rng.IntN(10_000)) * time.Millisecond)
+	}
+	return s.NewFleetFrom(creds, starts, seed)
+}
+
+// NewFleetFrom builds the scenario's devices with their clocks starting at
+// starts: a bench that runs one fleet many times keeps each device's clock
+// moving forward, as a real device's does.
+func (s Scenario) NewFleetFrom(creds []Credential, starts []time.Time, seed uint64) []*Device {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	devs := make([]*Device, len(creds))
 	for i, c := range creds {
-		start := now.Add(-s.ClockStart).Add(-time.Duration(rng.IntN(10_000)) * time.Millisecond)
-		devs[i] = NewDevice(c, start, rng)
+		devs[i] = NewDevice(c, starts[i], rng)
 		devs[i].backlog = s.Backlog
 	}
 	return devs

@@ -18,11 +18,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nexmdm/nexmdm/agent/client"
 	"github.com/nexmdm/nexmdm/loadgen"
+	"github.com/nexmdm/nexmdm/loadgen/bench"
 	"github.com/nexmdm/nexmdm/loadgen/targets"
 )
 
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "run":
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "serve-noop":
 		fs := flag.NewFlagSet("serve-noop", flag.ContinueOnError)
 		addr := fs.String("addr", "127.0.0.1:9000", "listen address")
@@ -188,6 +192,44 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return enc.Encode(rep)
 	}
 	_, err = io.WriteString(stdout, rep.Text())
+	return err
+}
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		nexmdm    = fs.String("nexmdm", "bin/nexmdm", "the nexmdm binary")
+		db        = fs.String("db", os.Getenv("DATABASE_URL"), "a PostgreSQL URL; the bench creates nexmdm_bench and nexmdm_bench_baseline beside it")
+		redisURL  = fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL; the bench uses keys under nexmdm-bench: only")
+		work      = fs.String("work", "bench/work", "tokens and server logs, kept between benches")
+		out       = fs.String("out", "bench/results", "where <date>.json and <date>.md go")
+		runs      = fs.Int("runs", 3, "runs per scenario and target")
+		scenarios = fs.String("scenarios", strings.Join(bench.DefaultScenarios, ","), "scenarios to run, comma-separated")
+		scale     = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
+		duration  = fs.Duration("duration", 0, "override every scenario's duration")
+		restarts  = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
+		soak      = fs.Duration("soak", 2*time.Minute, "soak length (0: none; the soak preset is 10m)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if *db == "" || *redisURL == "" {
+		return errors.New("give --db and --redis (or DATABASE_URL and REDIS_URL); `make bench` starts both")
+	}
+	res, err := bench.Run(ctx, bench.Config{
+		Nexmdm: *nexmdm, Loadgen: self, Postgres: *db, Redis: *redisURL, WorkDir: *work, OutDir: *out,
+		Runs: *runs, Scenarios: strings.Split(*scenarios, ","), Scale: *scale, Duration: *duration,
+		Restarts: *restarts, Soak: *soak, Progress: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, "\n"+res.Markdown())
 	return err
 }
 

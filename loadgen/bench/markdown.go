@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+)
+
+// checks compares the results with the targets the benchmark issue set. A
+// scaled-down bench reports them but they only mean something at scale 1.
+func (r *Results) checks() []Check {
+	var out []Check
+	add := func(what, target, measured string, pass bool) {
+		out = append(out, Check{What: what, Target: target, Measured: measured, Pass: pass})
+	}
+	if s := r.scenario("fleet"); s != nil {
+		m := s.Median[NexMDM]
+		add("fleet: p99 of an acknowledged, committed heartbeat", "≤ 10 ms", fmt.Sprintf("%.2f ms", m.P99), m.P99 <= 10)
+		add("fleet: errors and lost rows", "none", fmt.Sprintf("%d errors, %d lost", m.Errors, m.Lost), m.Errors == 0 && m.Lost == 0 && m.RowsCheck)
+	}
+	if s := r.scenario("stress"); s != nil {
+		m := s.Median[NexMDM]
+		add("stress: durable heartbeats/s sustained", "≥ 25,000/s", fmt.Sprintf("%.0f/s", m.StoredRate), m.StoredRate >= 25_000)
+		add("stress: p99", "≤ 50 ms", fmt.Sprintf("%.2f ms", m.P99), m.P99 <= 50)
+		add("stress: errors and lost rows", "none", fmt.Sprintf("%d errors, %d lost", m.Errors, m.Lost), m.Errors == 0 && m.Lost == 0 && m.RowsCheck)
+	}
+	if s := r.scenario("stress-max"); s != nil {
+		add("stress-max: throughput / no-op ceiling", "≥ 0.5×", fmt.Sprintf("%.2f×", s.VsNoop), s.VsNoop >= 0.5)
+		add("stress-max: durable rows/s / per-request baseline", "≥ 10×", fmt.Sprintf("%.1f×", s.VsBaseline), s.VsBaseline >= 10)
+		m := s.Median[NexMDM]
+		add("stress-max: lost rows", "none", fmt.Sprintf("%d lost", m.Lost), m.Lost == 0 && m.RowsCheck)
+	}
+	if s := r.scenario("burst"); s != nil {
+		m := s.Median[NexMDM]
+		add("burst: lost rows", "none", fmt.Sprintf("%d lost", m.Lost), m.Lost == 0 && m.RowsCheck)
+	}
+	if m := r.Memory; m != nil {
+		add(fmt.Sprintf("memory per live device at %d devices, under load", m.Devices), "≤ 4 KiB", fmt.Sprintf("%.0f B", m.PerDevice), m.PerDevice <= 4096)
+	}
+	if rs := r.Restart; rs != nil && len(rs.Seconds) > 0 {
+		hydrated := medianInt(rs.Hydrated)
+		add(fmt.Sprintf("restart to ready, %d devices to hydrate", rs.Devices), "≤ 3 s, all hydrated",
+			fmt.Sprintf("%.2f s, %d hydrated", median(rs.Seconds), hydrated), median(rs.Seconds) <= 3 && hydrated >= int64(rs.Devices))
+	}
+	return out
+}
+
+var targetLabel = map[string]string{Noop: "no-op fasthttp", Baseline: "per-request baseline", NexMDM: "NexMDM"}
+
+// Markdown renders the results for people: one table per scenario, then
+// memory, restart, soak and the checks.
+func (r *Results) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# NexMDM bench, %s\n\n", r.Date)
+	fmt.Fprintf(&b, "%d CPUs (%s), %d GiB, %s %s. Every target on this machine with the loadgen; %d runs per scenario and target, interleaved; figures are medians",
+		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryGiB, r.Machine.Go, r.Machine.OS, r.Runs)
+	if r.Scale != 1 {
+		fmt.Fprintf(&b, "; **scaled to %.3g of the real fleet sizes**", r.Scale)
+	}
+	b.WriteString(". Ratios are medians of the per-run ratios.\n")
+	for _, s := range r.Scenarios {
+		s.markdown(&b)
+	}
+	r.markdownMemory(&b)
+	if len(r.Checks) > 0 {
+		b.WriteString("\n## Targets\n\n| target | goal | measured | |\n|---|---|---|---|\n")
+		for _, c := range r.Checks {
+			mark := "✅"
+			if !c.Pass {
+				mark = "❌"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.What, c.Target, c.Measured, mark)
+		}
+	}
+	return b.String()
+}
+
+func (s *ScenarioResult) markdown(b *strings.Builder) {
+	fmt.Fprintf(b, "\n## %s: %s\n\n%d devices over %d connections.\n\n", s.Name, s.About, s.Devices, s.Conns)
+	b.WriteString("| target | acked/s | stored rows/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | lost rows |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range targetOrder {
+		m, ok := s.Median[t]
+		if !ok {
+			continue
+		}
+		lost := "n/a"
+		if m.RowsCheck {
+			lost = fmt.Sprint(m.Lost)
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |\n",
+			targetLabel[t], m.Throughput, m.StoredRate, m.P50, m.P90, m.P99, m.P999, m.Max, m.Errors, lost)
+	}
+	fmt.Fprintf(b, "\nNexMDM / no-op throughput **%.2f×**; NexMDM / baseline stored rows/s **%.1f×**; baseline p99 / NexMDM p99 **%.1f×**.\n",
+		s.VsNoop, s.VsBaseline, s.P99VsBase)
+}
+
+func (r *Results) markdownMemory(b *strings.Builder) {
+	mib := func(n int64) float64 { return float64(n) / (1 << 20) }
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(b, "\n## Memory\n\nNexMDM RSS: %.0f MiB with no devices at all, %.0f MiB at the end of a stress run with %d device actors live: **%.0f B per live device** under load",
+			mib(m.EmptyRSS), mib(m.LoadedRSS), m.Devices, m.PerDevice)
+		if m.IdleHydratedAt > 0 {
+			fmt.Fprintf(b, ", %.0f B per device idle after a restart hydrated %d", m.IdlePerDevice, m.IdleHydratedAt)
+		}
+		b.WriteString(".\n")
+	}
+	if rs := r.Restart; rs != nil && len(rs.Seconds) > 0 {
+		parts := make([]string, len(rs.Seconds))
+		for i, s := range rs.Seconds {
+			parts[i] = fmt.Sprintf("%.2f s (%d hydrated)", s, rs.Hydrated[i])
+		}
+		fmt.Fprintf(b, "\n## Restart\n\nFrom exec to `/readyz` with %d devices in Redis and PostgreSQL: **%.2f s** median (%s).\n",
+			rs.Devices, median(rs.Seconds), strings.Join(parts, ", "))
+	}
+	if s := r.Soak; s != nil && s.Run.Report != nil && len(s.Samples) > 0 {
+		rep := s.Run.Report
+		fmt.Fprintf(b, "\n## Soak\n\n%d devices for %.0f s: %.0f acked/s, p99 %.2f ms, %d errors, %d lost rows. RSS from %.0f MiB to %.0f MiB (max %.0f MiB); second-half growth %.2f MiB/min.\n",
+			rep.Devices, rep.Seconds, rep.Throughput, rep.Latency.P99, rep.Sent-rep.OK, s.Run.Lost,
+			mib(s.Samples[0].RSS), mib(s.Samples[len(s.Samples)-1].RSS), mib(s.RSSMax), s.GrowthMBpm)
+	}
+}
