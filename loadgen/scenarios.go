@@ -33,22 +33,22 @@ var scenarios = map[string]Scenario{
 	"fleet": {
 		About:   "2,000 devices, each heartbeating every second (every heartbeat a new bucket)",
 		Devices: 2000, Conns: 64, Interval: time.Second, Jitter: 0.1, RampUp: time.Second,
-		Duration: 15 * time.Second, TSStep: 10 * time.Second, ClockStart: 2 * time.Hour,
+		Duration: 10 * time.Second, TSStep: 10 * time.Second, ClockStart: 2 * time.Hour,
 	},
 	"stress": {
 		About:   "100,000 devices, each every 4 s: 25,000 heartbeats/s, every one a new bucket",
 		Devices: 100_000, Conns: 512, Interval: 4 * time.Second, Jitter: 0.1, RampUp: 4 * time.Second,
-		Duration: 20 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
+		Duration: 15 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
 	},
 	"stress-max": {
 		About:   "100,000 devices sending as fast as the server answers (the throughput ceiling)",
 		Devices: 100_000, Conns: 512, RampUp: time.Second,
-		Duration: 15 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
+		Duration: 10 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
 	},
 	"burst": {
-		About:   "2,000 devices back online, each replaying an offline backlog of 100 queued heartbeats",
-		Devices: 2000, Conns: 256, Count: 100, Backlog: 100, Duration: 60 * time.Second,
-		TSStep: 10 * time.Second, ClockStart: 100 * 10 * time.Second,
+		About:   "2,000 devices back online, each replaying an offline backlog of 60 queued heartbeats (stops after 20 s)",
+		Devices: 2000, Conns: 256, Count: 60, Backlog: 60, Duration: 20 * time.Second,
+		TSStep: 10 * time.Second, ClockStart: 60 * 10 * time.Second,
 	},
 	"soak": {
 		About:   "10,000 devices, each every 5 s, for 10 minutes, watching the server's memory",

@@ -209,7 +209,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scale     = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
 		duration  = fs.Duration("duration", 0, "override every scenario's duration")
 		restarts  = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
-		soak      = fs.Duration("soak", 2*time.Minute, "soak length (0: none; the soak preset is 10m)")
+		soak      = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -37,6 +37,7 @@ type config struct {
 	RateLimit         float64
 	RateBurst         float64
 	LogLevel          string
+	PprofAddr         string
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -105,6 +106,7 @@ var envVars = []envVar{
 	{"NEXMDM_WRITER_LINGER", "0s", "how long a commit waits for a fuller batch", dur(func(c *config) *time.Duration { return &c.WriterLinger })},
 	{"NEXMDM_DEVICE_RATE", "10", "sustained heartbeats per second per device (0 disables the limit)", float(func(c *config) *float64 { return &c.RateLimit })},
 	{"NEXMDM_DEVICE_BURST", "600", "heartbeats a device may send at once (an offline backlog)", float(func(c *config) *float64 { return &c.RateBurst })},
+	{"NEXMDM_PPROF_ADDR", "", "serve net/http/pprof on this address (keep it on loopback); empty: off", str(func(c *config) *string { return &c.PprofAddr })},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

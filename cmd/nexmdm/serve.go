@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +63,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, stdout io.Writer
 	}
 	served := make(chan error, 1)
 	go func() { served <- a.server.Serve(ln) }()
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	log.Info().Str("event", "server.ready").Str("addr", ln.Addr().String()).
 		Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("startup", time.Since(start)).Msg("serving")
@@ -247,4 +252,19 @@ func (a *app) close(ctx context.Context) error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// servePprof serves the Go profiler on its own listener, apart from the API,
+// so that profiling a production server needs no route of the API.
+func servePprof(addr string, log zerolog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info().Str("event", "pprof.listen").Str("addr", addr).Msg("profiler listening")
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error().Str("event", "pprof.error").Err(err).Msg("profiler stopped")
+	}
 }

@@ -25,6 +25,7 @@ type Config struct {
 	Loadgen   string // the loadgen binary: it serves the no-op and baseline targets
 	Postgres  string // a database URL; the bench creates its own databases beside it
 	Redis     string
+	Name      string // names the bench's databases and Redis keys; default "nexmdm_bench"
 	WorkDir   string // tokens and server logs, kept between runs
 	OutDir    string // where results go; "" writes no files
 	Runs      int    // runs per scenario and target; medians are reported
@@ -50,8 +51,7 @@ var targetOrder = []string{Noop, Baseline, NexMDM}
 var DefaultScenarios = []string{"fleet", "stress", "stress-max", "burst"}
 
 const (
-	benchPrefix  = "bench"         // serials of the bench fleet
-	redisPrefix  = "nexmdm-bench:" // NexMDM's Redis keys in the bench
+	benchPrefix  = "bench" // serials of the bench fleet
 	benchKey     = "bench-admin-key-0123456789abcdef"
 	enrollConns  = 16
 	clientBudget = 30 * time.Second
@@ -81,9 +81,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Name == "" {
+		cfg.Name = "nexmdm_bench"
+	}
 	b := &bench{cfg: cfg, res: newResults(cfg)}
 	var err error
-	if b.dbs, err = prepareDatabases(ctx, cfg.Postgres, cfg.Nexmdm); err != nil {
+	if b.dbs, err = prepareDatabases(ctx, cfg.Postgres, cfg.Name, cfg.Nexmdm); err != nil {
 		return nil, err
 	}
 	plan, err := b.plan()
@@ -177,6 +180,11 @@ func (b *bench) enroll(ctx context.Context, plan []loadgen.Scenario) error {
 	return err
 }
 
+// redisPrefix holds NexMDM's keys in the bench; emptyPrefix those of the
+// server measured with no devices.
+func (b *bench) redisPrefix() string { return b.cfg.Name + ":" }
+func (b *bench) emptyPrefix() string { return b.cfg.Name + "-empty:" }
+
 func (b *bench) tokensPath() string { return filepath.Join(b.cfg.WorkDir, "tokens.jsonl") }
 func (b *bench) logDir() string     { return filepath.Join(b.cfg.WorkDir, "logs") }
 
@@ -195,7 +203,7 @@ func (b *bench) startNexmdm(ctx context.Context) (*server, error) {
 	if err := truncate(ctx, b.dbs.nexmdm, "heartbeats"); err != nil {
 		return nil, err
 	}
-	srv, _, err := b.startNexmdmOn(ctx, b.dbs.nexmdm, redisPrefix)
+	srv, _, err := b.startNexmdmOn(ctx, b.dbs.nexmdm, b.redisPrefix())
 	return srv, err
 }
 

@@ -106,7 +106,7 @@ func (b *bench) prime(ctx context.Context) error {
 	if err := truncate(ctx, b.dbs.nexmdm, "heartbeats", "device_last_status"); err != nil {
 		return err
 	}
-	if err := flushRedisPrefix(ctx, b.cfg.Redis, redisPrefix); err != nil {
+	if err := flushRedisPrefix(ctx, b.cfg.Redis, b.redisPrefix()); err != nil {
 		return err
 	}
 	b.logf("\n== priming: every device sends one heartbeat, so NexMDM starts with a live fleet")
@@ -145,11 +145,10 @@ func (b *bench) prime(ctx context.Context) error {
 // zero that memory per device is measured from. It runs on the baseline's
 // database, which has no enrolled devices.
 func (b *bench) measureEmpty(ctx context.Context) error {
-	const emptyPrefix = "nexmdm-bench-empty:"
-	if err := flushRedisPrefix(ctx, b.cfg.Redis, emptyPrefix); err != nil {
+	if err := flushRedisPrefix(ctx, b.cfg.Redis, b.emptyPrefix()); err != nil {
 		return err
 	}
-	srv, _, err := b.startNexmdmOn(ctx, b.dbs.baseline, emptyPrefix)
+	srv, _, err := b.startNexmdmOn(ctx, b.dbs.baseline, b.emptyPrefix())
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func (b *bench) restarts(ctx context.Context) error {
 	b.logf("\n== restart: NexMDM from exec to ready with %d devices to hydrate", len(b.creds))
 	rs := &Restart{Devices: len(b.creds)}
 	for i := range b.cfg.Restarts {
-		srv, took, err := b.startNexmdmOn(ctx, b.dbs.nexmdm, redisPrefix)
+		srv, took, err := b.startNexmdmOn(ctx, b.dbs.nexmdm, b.redisPrefix())
 		if err != nil {
 			return err
 		}

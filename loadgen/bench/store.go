@@ -12,22 +12,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// databases are the bench's own: one for NexMDM, one for the baseline, both
-// migrated by `nexmdm migrate`, on the PostgreSQL server of Config.Postgres.
+// databases are the bench's own: <name> for NexMDM and <name>_baseline for
+// the baseline, both migrated by `nexmdm migrate`, on the PostgreSQL server
+// of Config.Postgres.
 type databases struct {
 	nexmdm, baseline string // URLs
 }
 
 // prepareDatabases creates the bench databases if they are missing and
 // migrates them.
-func prepareDatabases(ctx context.Context, adminURL, nexmdmBin string) (databases, error) {
+func prepareDatabases(ctx context.Context, adminURL, name, nexmdmBin string) (databases, error) {
 	var dbs databases
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		return dbs, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
-	for _, name := range []string{"nexmdm_bench", "nexmdm_bench_baseline"} {
+	for _, name := range []string{name, name + "_baseline"} {
 		var exists bool
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 			return dbs, err
@@ -47,8 +48,8 @@ func prepareDatabases(ctx context.Context, adminURL, nexmdmBin string) (database
 			return dbs, fmt.Errorf("migrate %s: %w\n%s", name, err, out)
 		}
 	}
-	dbs.nexmdm, _ = withDatabase(adminURL, "nexmdm_bench")
-	dbs.baseline, _ = withDatabase(adminURL, "nexmdm_bench_baseline")
+	dbs.nexmdm, _ = withDatabase(adminURL, name)
+	dbs.baseline, _ = withDatabase(adminURL, name+"_baseline")
 	return dbs, nil
 }
 
@@ -121,6 +122,30 @@ func countHeartbeats(ctx context.Context, dbURL string) (int64, error) {
 	var n int64
 	err = conn.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&n)
 	return n, err
+}
+
+// DropDatabases removes a bench's databases, for tests that run a bench of
+// their own.
+func DropDatabases(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, db := range []string{name, name + "_baseline"} {
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FlushRedis deletes a bench's Redis keys.
+func FlushRedis(ctx context.Context, redisURL, name string) error {
+	if err := flushRedisPrefix(ctx, redisURL, name+":"); err != nil {
+		return err
+	}
+	return flushRedisPrefix(ctx, redisURL, name+"-empty:")
 }
 
 // flushRedisPrefix deletes every key under prefix, and nothing else.

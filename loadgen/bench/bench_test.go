@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nexmdm/nexmdm/loadgen"
+	"github.com/nexmdm/nexmdm/persistence/testenv"
+)
+
+// buildBinaries builds nexmdm and loadgen into a temporary folder.
+func buildBinaries(t *testing.T) (nexmdm, lg string) {
+	t.Helper()
+	dir := t.TempDir()
+	goBin := os.Getenv("GO")
+	if goBin == "" {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	for _, b := range []string{"nexmdm", "loadgen"} {
+		cmd := exec.Command(goBin, "build", "-o", filepath.Join(dir, b), "github.com/nexmdm/nexmdm/cmd/"+b)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "build %s: %s", b, out)
+	}
+	return filepath.Join(dir, "nexmdm"), filepath.Join(dir, "loadgen")
+}
+
+// A scaled-down bench runs every scenario against all three targets,
+// checks every acknowledged row, hydrates the whole fleet on restart, and
+// writes its results. This is `make bench` in miniature; it asserts what
+// the bench did, not how fast the machine was.
+func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
+	db := testenv.Postgres(t)
+	rdb := testenv.NewRedis(t)
+	nexmdm, lg := buildBinaries(t)
+	name := strings.TrimSuffix(rdb.Prefix, ":") + "_bench" // unique to this test
+	ctx := context.Background()
+	t.Cleanup(func() {
+		assert.NoError(t, DropDatabases(context.Background(), db.URL, name))
+		assert.NoError(t, FlushRedis(context.Background(), rdb.URL, name))
+	})
+	work, out := t.TempDir(), t.TempDir()
+
+	res, err := Run(ctx, Config{
+		Nexmdm: nexmdm, Loadgen: lg, Postgres: db.URL, Redis: rdb.URL, Name: name,
+		WorkDir: work, OutDir: out, Runs: 1, Scale: 0.002, Duration: time.Second,
+		Restarts: 1, Soak: 2 * time.Second,
+	})
+	require.NoError(t, err)
+
+	require.Len(t, res.Scenarios, len(DefaultScenarios))
+	for _, s := range res.Scenarios {
+		for _, target := range targetOrder {
+			runs := s.Runs[target]
+			require.Len(t, runs, 1, "%s against %s", s.Name, target)
+			rep := runs[0].Report
+			assert.Positive(t, rep.OK, "%s against %s acknowledged heartbeats", s.Name, target)
+			if target != Noop {
+				require.NotNil(t, runs[0].Rows, "%s against %s: rows were counted", s.Name, target)
+				assert.GreaterOrEqual(t, *runs[0].Rows, rep.Stored, "%s against %s: every acknowledged row is stored", s.Name, target)
+				assert.Zero(t, runs[0].Lost)
+			}
+		}
+		assert.Empty(t, s.Runs[NexMDM][0].Report.Failures, "%s: NexMDM refused nothing", s.Name)
+		assert.Positive(t, s.VsNoop, s.Name)
+		assert.Positive(t, s.VsBaseline, s.Name)
+	}
+	stress, _ := loadgen.Lookup("stress")
+	fleetSize := int(float64(stress.Devices) * 0.002)
+	require.NotNil(t, res.Restart)
+	assert.Equal(t, []int64{int64(fleetSize)}, res.Restart.Hydrated, "a restart hydrates the whole primed fleet")
+	require.NotNil(t, res.Memory)
+	assert.EqualValues(t, fleetSize, res.Memory.Devices)
+	assert.Positive(t, res.Memory.PerDevice)
+	assert.Positive(t, res.EmptyRSS)
+	require.NotNil(t, res.Soak)
+	assert.NotEmpty(t, res.Soak.Samples)
+	assert.Zero(t, res.Soak.Run.Lost)
+	assert.NotEmpty(t, res.Checks)
+
+	day := time.Now().UTC().Format("2006-01-02")
+	js, err := os.ReadFile(filepath.Join(out, day+".json"))
+	require.NoError(t, err)
+	var back Results
+	require.NoError(t, json.Unmarshal(js, &back))
+	assert.Len(t, back.Scenarios, len(DefaultScenarios))
+	md, err := os.ReadFile(filepath.Join(out, day+".md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "## stress-max")
+	assert.Contains(t, string(md), "## Targets")
+
+	creds, err := loadgen.LoadTokens(filepath.Join(work, "tokens.jsonl"))
+	require.NoError(t, err)
+	assert.Len(t, creds, fleetSize, "the enrolled fleet is kept for the next bench")
+}
+
+// Medians and ratios are taken run by run: each ratio compares two targets
+// measured side by side in the same run.
+func TestRatiosAreMediansOfPerRunRatios(t *testing.T) {
+	run := func(tput, stored, p99 float64) TargetRun {
+		return TargetRun{Report: &loadgen.Report{Throughput: tput, StoredRate: stored, Latency: loadgen.Latency{P99: p99}}}
+	}
+	s := &ScenarioResult{Runs: map[string][]TargetRun{
+		Noop:     {run(100, 100, 1), run(50, 50, 1), run(80, 80, 1)},
+		Baseline: {run(10, 10, 40), run(2, 2, 40), run(5, 5, 40)},
+		NexMDM:   {run(60, 60, 4), run(40, 40, 8), run(40, 40, 5)},
+	}}
+	s.summarize()
+	// per-run NexMDM/no-op: 0.6, 0.8, 0.5 -> 0.6; the ratio of medians would be 40/80
+	assert.InDelta(t, 0.6, s.VsNoop, 1e-9)
+	// per-run NexMDM/baseline: 6, 20, 8 -> 8
+	assert.InDelta(t, 8, s.VsBaseline, 1e-9)
+	// per-run baseline p99 / NexMDM p99: 10, 5, 8 -> 8
+	assert.InDelta(t, 8, s.P99VsBase, 1e-9)
+	assert.InDelta(t, 40, s.Median[NexMDM].Throughput, 1e-9)
+	assert.InDelta(t, 5, s.Median[NexMDM].P99, 1e-9)
+	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+}
+
+// The checks carry the issue's targets and fail when they are missed.
+func TestChecksFailWhenATargetIsMissed(t *testing.T) {
+	r := &Results{Scenarios: []*ScenarioResult{{
+		Name: "fleet", Runs: map[string][]TargetRun{NexMDM: {{Report: &loadgen.Report{Latency: loadgen.Latency{P99: 12}}, Rows: new(int64(0))}}},
+	}}}
+	r.finish()
+	require.NotEmpty(t, r.Checks)
+	assert.Equal(t, "fleet: p99 of an acknowledged, committed heartbeat", r.Checks[0].What)
+	assert.False(t, r.Checks[0].Pass, "12 ms misses 10 ms")
+	assert.True(t, r.Checks[1].Pass, "no errors and no lost rows")
+	assert.Contains(t, r.Markdown(), "| 12.00 ms | ❌ |")
+}
+
+// RSS comes from /proc and is this process's own, in bytes.
+func TestRSSReadsProc(t *testing.T) {
+	rss, err := rssOf(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, rss, int64(1<<20))
+}
