@@ -112,6 +112,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		duration   = fs.Duration("duration", 30*time.Second, "how long to run (0: until --count)")
 		count      = fs.Int("count", 0, "heartbeats per device (0: no limit)")
 		tsStep     = fs.Duration("ts-step", 0, "advance each device's clock by this per heartbeat (0: real time)")
+		clockStart = fs.Duration("clock-start", 0, "device clocks start this long ago (with --ts-step; 0: the scenario's)")
 		backlog    = fs.Int("backlog", 0, "queued heartbeats each device replays first")
 		enrollConc = fs.Int("enroll-concurrency", 8, "registrations in flight")
 		asJSON     = fs.Bool("json", false, "print the report as JSON")
@@ -155,6 +156,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *scenario == "" || set["ts-step"] {
 		sc.TSStep = *tsStep
+	}
+	if set["clock-start"] {
+		sc.ClockStart = *clockStart
 	}
 	if *scenario == "" || set["backlog"] {
 		sc.Backlog = *backlog

@@ -39,7 +39,7 @@ func (s *copySource) Err() error { return nil }
 func (s *copySource) Values() ([]any, error) {
 	h := &s.rows[s.i].Heartbeat
 	v := s.vals
-	v[0] = h.DeviceID
+	v[0] = pgtype.UUID{Bytes: h.DeviceID, Valid: true} // uuid.UUID would go through driver.Valuer and text
 	v[1] = persistence.BucketStart(persistence.Bucket(h.TS))
 	v[2] = h.TS
 	v[3] = h.ReceivedAt
@@ -68,9 +68,10 @@ func opt[T any](has, f persistence.Fields, v T) any {
 	return v
 }
 
-// columns holds one batch column-wise, for unnest().
+// columns holds one batch column-wise, for unnest(). Its element types are
+// pgtype's, which pgx encodes in binary without a detour through text.
 type columns struct {
-	ids              []uuid.UUID
+	ids              []pgtype.UUID
 	bucketStarts     []pgtype.Timestamptz
 	ts, receivedAt   []pgtype.Timestamptz
 	battery          []pgtype.Int2
@@ -90,9 +91,24 @@ type columns struct {
 	queueDepth       []pgtype.Int4
 }
 
+func newColumns(n int) *columns {
+	return &columns{
+		ids: make([]pgtype.UUID, 0, n), bucketStarts: make([]pgtype.Timestamptz, 0, n),
+		ts: make([]pgtype.Timestamptz, 0, n), receivedAt: make([]pgtype.Timestamptz, 0, n),
+		battery: make([]pgtype.Int2, 0, n), charging: make([]pgtype.Bool, 0, n),
+		ramUsed: make([]pgtype.Int4, 0, n), ramTotal: make([]pgtype.Int4, 0, n),
+		uptime: make([]pgtype.Int8, 0, n), netType: make([]pgtype.Text, 0, n), ssid: make([]pgtype.Text, 0, n),
+		signal: make([]pgtype.Int2, 0, n), agentVersion: make([]pgtype.Text, 0, n),
+		agentVersionCode: make([]pgtype.Int4, 0, n), foregroundPkg: make([]pgtype.Text, 0, n),
+		appLastFg: make([]pgtype.Text, 0, n), powerOK: make([]pgtype.Bool, 0, n),
+		dozeWhitelisted: make([]pgtype.Bool, 0, n), netValidated: make([]pgtype.Bool, 0, n),
+		queueDepth: make([]pgtype.Int4, 0, n),
+	}
+}
+
 func (c *columns) add(h *persistence.Heartbeat) {
 	has := func(f persistence.Fields) bool { return h.Has&f != 0 }
-	c.ids = append(c.ids, h.DeviceID)
+	c.ids = append(c.ids, pgtype.UUID{Bytes: h.DeviceID, Valid: true})
 	c.bucketStarts = append(c.bucketStarts, pgtype.Timestamptz{Time: persistence.BucketStart(persistence.Bucket(h.TS)), Valid: true})
 	c.ts = append(c.ts, pgtype.Timestamptz{Time: h.TS, Valid: true})
 	c.receivedAt = append(c.receivedAt, pgtype.Timestamptz{Time: h.ReceivedAt, Valid: true})
@@ -127,7 +143,7 @@ RETURNING device_id, bucket_start`
 // insertIfAbsent stores rows whose bucket may already be stored, and marks
 // the ones that were as Duplicate.
 func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
-	var c columns
+	c := newColumns(len(writes))
 	for _, x := range writes {
 		c.add(&x.Heartbeat)
 	}
@@ -208,7 +224,7 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 		}
 		return b.TS.Compare(a.TS) // newest first
 	})
-	var c columns
+	c := newColumns(len(newest))
 	for i, h := range newest {
 		if i > 0 && newest[i-1].DeviceID == h.DeviceID {
 			continue
