@@ -22,17 +22,17 @@ func (s *Server) deleteDevice(ctx *fasthttp.RequestCtx) {
 	deleted, err := s.deps.Directory.Delete(c, []uuid.UUID{id})
 	if err != nil {
 		s.log.Error().Str("event", "device.delete.error").Stringer("device_id", id).Err(err).Msg("delete device")
-		s.audit(ctx, "admin-key", "device.delete", id.String(), "store_unavailable", nil)
+		s.audit(ctx, "device.delete", id.String(), "store_unavailable", nil)
 		writeError(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
 			Message: "the device could not be deleted; retry", RetryAfter: time.Second})
 		return
 	}
 	if len(deleted) == 0 {
-		s.audit(ctx, "admin-key", "device.delete", id.String(), "not_found", nil)
+		s.audit(ctx, "device.delete", id.String(), "not_found", nil)
 		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no device %s", id))
 		return
 	}
-	s.audit(ctx, "admin-key", "device.delete", id.String(), "ok", nil)
+	s.audit(ctx, "device.delete", id.String(), "ok", nil)
 	s.log.Info().Str("event", "device.delete").Stringer("device_id", id).Msg("device deleted")
 	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"deleted": id.String()})
 }

@@ -1,18 +1,25 @@
 package ingress
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/nexmdm/nexmdm/ingress/adminauth"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
-// adminKeyOK compares X-Admin-Key with the configured key in constant time
+const principalKey = "principal"
+
+// adminKeyOK compares a presented key with NEXMDM_ADMIN_KEY in constant time
 // (over digests, so the key's length does not leak either).
-func (s *Server) adminKeyOK(ctx *fasthttp.RequestCtx) bool {
-	got := ctx.Request.Header.Peek("X-Admin-Key")
+func (s *Server) adminKeyOK(got []byte) bool {
 	if len(got) == 0 || s.cfg.AdminKey == "" {
 		return false
 	}
@@ -21,35 +28,102 @@ func (s *Server) adminKeyOK(ctx *fasthttp.RequestCtx) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-// requireAdminKey guards a route with X-Admin-Key. Repeated failures from one
-// address are throttled with 429.
-func (s *Server) requireAdminKey(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+// authorize guards an admin route: the caller must authenticate (a JWT as
+// `Authorization: Bearer`, an API key as `Authorization: Bearer nxk_…` or
+// `X-Admin-Key`, or NEXMDM_ADMIN_KEY as `X-Admin-Key`) and hold perm.
+// Repeated failures from one address are throttled with 429.
+func (s *Server) authorize(perm adminauth.Permission, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if e := s.checkAdminKey(ctx); e != nil {
+		p, e := s.authenticate(ctx)
+		if e != nil {
 			writeError(ctx, e)
 			return
 		}
+		if !p.Can(perm) {
+			writeError(ctx, errorf(fasthttp.StatusForbidden, "forbidden",
+				"%s may not do this: it needs the %q permission", p.Actor(), perm))
+			return
+		}
+		ctx.SetUserValue(principalKey, p)
 		h(ctx)
 	}
 }
 
-func (s *Server) checkAdminKey(ctx *fasthttp.RequestCtx) *Error {
+// principal is the caller authorize let through.
+func principal(ctx *fasthttp.RequestCtx) *adminauth.Principal {
+	p, _ := ctx.UserValue(principalKey).(*adminauth.Principal)
+	return p
+}
+
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*adminauth.Principal, *Error) {
 	ip := ctx.RemoteIP().String()
 	now := s.now()
 	if wait, blocked := s.authFail.blocked(ip, now); blocked {
-		return &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
+		return nil, &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many failed authentications from this address; wait for Retry-After", RetryAfter: wait}
 	}
-	if !s.adminKeyOK(ctx) {
+	p, e := s.resolve(ctx, now)
+	if e != nil {
 		s.authFail.fail(ip, now)
-		s.log.Warn().Str("event", "auth.admin_key.fail").Str("ip", ip).Bytes("path", ctx.Path()).Msg("bad admin key")
-		return errorf(fasthttp.StatusUnauthorized, "invalid_admin_key", "send a valid admin key in the X-Admin-Key header")
+		s.log.Warn().Str("event", "auth.fail").Str("ip", ip).Str("code", e.Code).Bytes("path", ctx.Path()).Msg("authentication failed")
+		return nil, e
 	}
-	return nil
+	return p, nil
 }
 
-// failureLimiter counts authentication failures per client address in fixed
-// windows and blocks an address that exceeds max in one window.
+func (s *Server) resolve(ctx *fasthttp.RequestCtx, now time.Time) (*adminauth.Principal, *Error) {
+	bearer, hasBearer := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	key := ctx.Request.Header.Peek("X-Admin-Key")
+	switch {
+	case hasBearer && bytes.HasPrefix(bearer, []byte("nxk_")):
+		return s.resolveAPIKey(string(bearer), now)
+	case hasBearer:
+		p, err := s.deps.Sessions.ParseAccess(string(bearer), now)
+		if err != nil {
+			return nil, errorf(fasthttp.StatusUnauthorized, "invalid_token",
+				"the access token is expired, malformed or not ours; log in again or refresh it")
+		}
+		return p, nil
+	case len(key) > 0 && bytes.HasPrefix(key, []byte("nxk_")):
+		return s.resolveAPIKey(string(key), now)
+	case len(key) > 0:
+		if s.adminKeyOK(key) {
+			return adminauth.AdminKeyPrincipal, nil
+		}
+		return nil, errorf(fasthttp.StatusUnauthorized, "invalid_admin_key", "send a valid admin key in the X-Admin-Key header")
+	}
+	return nil, errorf(fasthttp.StatusUnauthorized, "unauthenticated",
+		"authenticate with `Authorization: Bearer <access token>` or an API key in X-Admin-Key")
+}
+
+func (s *Server) resolveAPIKey(key string, now time.Time) (*adminauth.Principal, *Error) {
+	bad := errorf(fasthttp.StatusUnauthorized, "invalid_api_key", "the API key is unknown, revoked or expired")
+	prefix, ok := adminauth.APIKeyPrefix(key)
+	if !ok || s.deps.APIKeys == nil {
+		return nil, bad
+	}
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	k, err := s.deps.APIKeys.ByPrefix(c, prefix)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
+			Message: "the API key could not be checked; retry", RetryAfter: time.Second}
+	}
+	if !adminauth.DigestEqual(k.Digest, s.deps.Sessions.Digest(key)) || k.RevokedAt != nil ||
+		(k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
+		return nil, bad
+	}
+	if err := s.deps.APIKeys.Touch(c, k.ID, now); err != nil {
+		s.log.Warn().Str("event", "api_key.touch.error").Err(err).Msg("could not record key use")
+	}
+	return &adminauth.Principal{Kind: "key", ID: k.ID, Name: k.Name, Scopes: k.Scopes}, nil
+}
+
+// failureLimiter counts failures per key (an address, a username) in fixed
+// windows and blocks a key that exceeds max in one window.
 type failureLimiter struct {
 	mu     sync.Mutex
 	max    int

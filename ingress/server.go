@@ -21,6 +21,7 @@ import (
 
 	"github.com/nexmdm/nexmdm/actors"
 	"github.com/nexmdm/nexmdm/actors/signing"
+	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
@@ -61,6 +62,9 @@ type Deps struct {
 	Directory *actors.Directory
 	Devices   *pgstore.Devices
 	Audit     *pgstore.Audit
+	Users     *pgstore.Users
+	APIKeys   *pgstore.APIKeys
+	Sessions  *adminauth.Sessions
 	Tokens    *devicetoken.Tokens
 	Keys      *signing.Keyring
 	Ready     func(ctx context.Context) error // readiness probe for /readyz
@@ -76,12 +80,13 @@ type Server struct {
 	now  func() time.Time
 	log  zerolog.Logger
 
-	router   *router.Router
-	srv      *fasthttp.Server
-	inflight atomic.Int64
-	bcrypt   chan struct{} // bounds concurrent bcrypt hashing at registration
-	authFail *failureLimiter
-	m        *httpMetrics
+	router    *router.Router
+	srv       *fasthttp.Server
+	inflight  atomic.Int64
+	bcrypt    chan struct{} // bounds concurrent bcrypt work (registration, login)
+	authFail  *failureLimiter
+	loginFail *failureLimiter
+	m         *httpMetrics
 }
 
 // New builds the server and its routes.
@@ -91,8 +96,9 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s := &Server{
 		cfg: cfg, deps: deps, now: deps.Now, log: deps.Log,
-		bcrypt:   make(chan struct{}, 2),
-		authFail: newFailureLimiter(20, time.Minute),
+		bcrypt:    make(chan struct{}, 2),
+		authFail:  newFailureLimiter(20, time.Minute),
+		loginFail: newFailureLimiter(10, time.Minute),
 	}
 	s.m = newHTTPMetrics(deps.Registry, &s.inflight)
 	s.routes()
@@ -126,9 +132,21 @@ func (s *Server) routes() {
 	handle := func(method, path string, h fasthttp.RequestHandler) {
 		r.Handle(method, path, s.m.instrument(method, path, h))
 	}
-	handle("POST", "/v1/register", s.register)
+	handle("POST", "/v1/register", s.authorize(adminauth.Enroll, s.register))
 	handle("POST", "/v1/heartbeat", s.heartbeat)
-	handle("DELETE", "/admin/devices/{id}", s.requireAdminKey(s.deleteDevice))
+	handle("POST", "/admin/auth/login", s.login)
+	handle("POST", "/admin/auth/refresh", s.refresh)
+	handle("POST", "/admin/auth/logout", s.logout)
+	handle("GET", "/admin/auth/me", s.authorize(adminauth.Read, s.me))
+	handle("GET", "/admin/users", s.authorize(adminauth.Manage, s.listUsers))
+	handle("POST", "/admin/users", s.authorize(adminauth.Manage, s.createUser))
+	handle("PATCH", "/admin/users/{id}", s.authorize(adminauth.Manage, s.updateUser))
+	handle("DELETE", "/admin/users/{id}", s.authorize(adminauth.Manage, s.deleteUser))
+	handle("GET", "/admin/api-keys", s.authorize(adminauth.Manage, s.listAPIKeys))
+	handle("POST", "/admin/api-keys", s.authorize(adminauth.Manage, s.createAPIKey))
+	handle("DELETE", "/admin/api-keys/{id}", s.authorize(adminauth.Manage, s.revokeAPIKey))
+	handle("GET", "/admin/audit", s.authorize(adminauth.Manage, s.listAudit))
+	handle("DELETE", "/admin/devices/{id}", s.authorize(adminauth.Manage, s.deleteDevice))
 	handle("GET", "/healthz", s.healthz)
 	handle("GET", "/readyz", s.readyz)
 	if s.deps.Registry != nil {

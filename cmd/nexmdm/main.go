@@ -47,6 +47,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			log.Error().Str("event", "server.exit").Err(err).Msg("server failed")
 			return 1
 		}
+	case "user":
+		if err := userCommand(ctx, cfg, log, args[1:], os.Stdin, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "nexmdm user: %v\n", err)
+			return 1
+		}
 	case "migrate":
 		if err := migrateDB(ctx, cfg, log); err != nil {
 			log.Error().Str("event", "migrate.error").Err(err).Msg("migration failed")
@@ -64,6 +69,7 @@ const usage = `usage: nexmdm <command>
 commands:
   serve     run the API, device ingest and dashboard on NEXMDM_ADDR
   migrate   apply database migrations to DATABASE_URL
+  user add  create an admin user: --username NAME --role admin|operator|viewer [--password-stdin]
   config    list the environment variables and their defaults
 `
 

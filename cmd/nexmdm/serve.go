@@ -22,6 +22,7 @@ import (
 	"github.com/nexmdm/nexmdm/actors"
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress"
+	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 	"github.com/nexmdm/nexmdm/persistence/snapstore"
@@ -70,6 +71,9 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, stdout io.Writer
 		Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("startup", time.Since(start)).Msg("serving")
 	fmt.Fprintf(stdout, "NexMDM is serving at %s\n", cfg.PublicURL)
+	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
+		log.Error().Str("event", "bootstrap.admin.error").Err(err).Msg("could not create the first admin")
+	}
 	if cfg.Env != "production" && cfg.AdminKey == defaultAdminKey {
 		fmt.Fprintf(stdout, "Admin key (development default): %s\n", cfg.AdminKey)
 	}
@@ -165,7 +169,9 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
 	a.server = ingress.New(icfg, ingress.Deps{
 		Directory: a.dir, Devices: devices, Audit: pgstore.NewAudit(a.pool),
-		Tokens: tokens, Keys: keys, Ready: a.ready, Registry: reg, Log: log,
+		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
+		Sessions: adminauth.NewSessions(cfg.JWTSecret),
+		Tokens:   tokens, Keys: keys, Ready: a.ready, Registry: reg, Log: log,
 	})
 	ok = true
 	return a, nil

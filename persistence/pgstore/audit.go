@@ -44,3 +44,56 @@ func (a *Audit) Record(ctx context.Context, e AuditEntry) error {
 	}
 	return nil
 }
+
+// AuditRecord is a stored entry.
+type AuditRecord struct {
+	ID       int64          `json:"id"`
+	At       time.Time      `json:"at"`
+	Actor    string         `json:"actor"`
+	Action   string         `json:"action"`
+	Target   string         `json:"target"`
+	SourceIP string         `json:"source_ip"`
+	Result   string         `json:"result"`
+	Details  map[string]any `json:"details"`
+}
+
+// AuditQuery filters the log; empty fields match everything. Entries come
+// newest first, below BeforeID when it is set.
+type AuditQuery struct {
+	Actor, Action, Target, Result string
+	From, To                      time.Time
+	BeforeID                      int64
+	Limit                         int
+}
+
+// List returns the entries matching q.
+func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditRecord, error) {
+	rows, err := a.pool.Query(ctx, `
+		SELECT id, at, actor, action, target, source_ip, result, details FROM audit_log
+		WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR target = $3)
+		  AND ($4 = '' OR result = $4)
+		  AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
+		  AND ($7 = 0 OR id < $7)
+		ORDER BY id DESC LIMIT $8`,
+		q.Actor, q.Action, q.Target, q.Result, nullTime(q.From), nullTime(q.To), q.BeforeID, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []AuditRecord{}
+	for rows.Next() {
+		var r AuditRecord
+		if err := rows.Scan(&r.ID, &r.At, &r.Actor, &r.Action, &r.Target, &r.SourceIP, &r.Result, &r.Details); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
