@@ -11,10 +11,9 @@ import (
 // deleteDevice is DELETE /admin/devices/{id}: the device's heartbeats get
 // 410 from now on, and its row, status and snapshot are removed.
 func (s *Server) deleteDevice(ctx *fasthttp.RequestCtx) {
-	raw, _ := ctx.UserValue("id").(string)
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		writeError(ctx, errorf(fasthttp.StatusBadRequest, "invalid_id", "%q is not a device id (a UUID)", raw))
+	id, e := pathID(ctx, "device")
+	if e != nil {
+		writeError(ctx, e)
 		return
 	}
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -79,7 +79,7 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_credentials", "the username or password is wrong"))
 		return
 	}
-	resp, e := s.newSession(c, u, uuid.New())
+	resp, e := s.newSession(c, u)
 	if e != nil {
 		writeError(ctx, e)
 		return
@@ -88,18 +88,24 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, resp)
 }
 
-func (s *Server) newSession(c context.Context, u *pgstore.User, family uuid.UUID) (*sessionResponse, *Error) {
+// newSession starts a session: a new refresh token family.
+func (s *Server) newSession(c context.Context, u *pgstore.User) (*sessionResponse, *Error) {
+	refresh, digest := s.deps.Sessions.NewRefreshToken()
+	err := s.deps.Users.IssueRefresh(c, pgstore.RefreshToken{
+		ID: uuid.New(), UserID: u.ID, Family: uuid.New(), Digest: digest, ExpiresAt: s.now().Add(s.deps.Sessions.RefreshTTL),
+	})
+	if err != nil {
+		return nil, storeUnavailable()
+	}
+	return s.sessionAnswer(u, refresh)
+}
+
+// sessionAnswer signs an access token for u and pairs it with refresh.
+func (s *Server) sessionAnswer(u *pgstore.User, refresh string) (*sessionResponse, *Error) {
 	now := s.now()
 	access, exp, err := s.deps.Sessions.IssueAccess(u.ID, u.Username, u.Role, now)
 	if err != nil {
 		return nil, errorf(fasthttp.StatusInternalServerError, "internal", "could not sign the session")
-	}
-	refresh, digest := s.deps.Sessions.NewRefreshToken()
-	err = s.deps.Users.IssueRefresh(c, pgstore.RefreshToken{
-		ID: uuid.New(), UserID: u.ID, Family: family, Digest: digest, ExpiresAt: now.Add(s.deps.Sessions.RefreshTTL),
-	})
-	if err != nil {
-		return nil, storeUnavailable()
 	}
 	return &sessionResponse{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(exp.Sub(now).Seconds()), RefreshToken: refresh,
@@ -154,15 +160,12 @@ func (s *Server) refresh(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_refresh_token", "the user of this session no longer exists"))
 		return
 	}
-	access, exp, err := s.deps.Sessions.IssueAccess(u.ID, u.Username, u.Role, now)
-	if err != nil {
-		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "could not sign the session"))
+	resp, e := s.sessionAnswer(u, next)
+	if e != nil {
+		writeError(ctx, e)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, sessionResponse{
-		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(exp.Sub(now).Seconds()), RefreshToken: next,
-		User: sessionUser{ID: u.ID, Username: u.Username, Role: u.Role},
-	})
+	writeJSON(ctx, fasthttp.StatusOK, resp)
 }
 
 // logout is POST /admin/auth/logout {refresh_token}: the session's refresh

@@ -52,7 +52,7 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	u, e := s.NewUser(req.Username, req.Password, req.Role, principal(ctx).Actor())
+	u, e := NewUser(req.Username, req.Password, req.Role, principal(ctx).Actor(), s.cfg.BcryptCost, s.now())
 	if e != nil {
 		writeError(ctx, e)
 		return
@@ -74,8 +74,8 @@ func (s *Server) createUser(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusCreated, u)
 }
 
-// NewUser checks a new user's fields and hashes the password.
-func (s *Server) NewUser(username, password, role, by string) (*pgstore.User, *Error) {
+// NewUser checks a new user's fields and hashes the password at cost.
+func NewUser(username, password, role, by string, cost int, now time.Time) (*pgstore.User, *Error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	if !usernamePattern.MatchString(username) {
 		return nil, fieldError("username", "must be 2-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
@@ -83,11 +83,11 @@ func (s *Server) NewUser(username, password, role, by string) (*pgstore.User, *E
 	if !adminauth.ValidRole(role) {
 		return nil, fieldError("role", "must be admin, operator or viewer")
 	}
-	hash, err := adminauth.HashPassword(password, s.cfg.BcryptCost)
+	hash, err := adminauth.HashPassword(password, cost)
 	if err != nil {
 		return nil, fieldError("password", "%v", err)
 	}
-	return &pgstore.User{ID: uuid.New(), Username: username, Role: role, PasswordBcrypt: hash, CreatedAt: s.now(), CreatedBy: by}, nil
+	return &pgstore.User{ID: uuid.New(), Username: username, Role: role, PasswordBcrypt: hash, CreatedAt: now, CreatedBy: by}, nil
 }
 
 // updateUser is PATCH /admin/users/{id} {role}.

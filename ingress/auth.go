@@ -116,8 +116,10 @@ func (s *Server) resolveAPIKey(key string, now time.Time) (*adminauth.Principal,
 		(k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) {
 		return nil, bad
 	}
-	if err := s.deps.APIKeys.Touch(c, k.ID, now); err != nil {
-		s.log.Warn().Str("event", "api_key.touch.error").Err(err).Msg("could not record key use")
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= time.Minute {
+		if err := s.deps.APIKeys.Touch(c, k.ID, now); err != nil {
+			s.log.Warn().Str("event", "api_key.touch.error").Err(err).Msg("could not record key use")
+		}
 	}
 	return &adminauth.Principal{Kind: "key", ID: k.ID, Name: k.Name, Scopes: k.Scopes}, nil
 }

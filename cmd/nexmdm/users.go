@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -25,7 +26,7 @@ func (a *app) bootstrapAdmin(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	pw := adminauth.NewPassword()
-	u, e := a.server.NewUser("admin", pw, adminauth.RoleAdmin, "bootstrap")
+	u, e := ingress.NewUser("admin", pw, adminauth.RoleAdmin, "bootstrap", a.cfg.BcryptCost, time.Now())
 	if e != nil {
 		return errors.New(e.Message)
 	}
@@ -69,10 +70,7 @@ func userCommand(ctx context.Context, cfg config, log zerolog.Logger, args []str
 	if err := pgstore.CheckSchema(ctx, pool); err != nil {
 		return err
 	}
-	icfg := ingress.DefaultConfig()
-	icfg.BcryptCost = cfg.BcryptCost
-	srv := ingress.New(icfg, ingress.Deps{Log: log})
-	u, e := srv.NewUser(*username, pw, *role, "cli")
+	u, e := ingress.NewUser(*username, pw, *role, "cli", cfg.BcryptCost, time.Now())
 	if e != nil {
 		return errors.New(e.Message)
 	}
