@@ -18,16 +18,19 @@ import (
 type deviceActor struct {
 	sh *shared
 
-	id   uuid.UUID
-	st   deviceState
-	self *actor.PID
-	link *actorLink
+	id    uuid.UUID
+	st    deviceState
+	self  *actor.PID
+	link  *actorLink
+	shard *shard // where entry lives
+	entry *entry // the directory's view of this device, which listings read
 
 	pending   []pendingWrite      // rows handed to the writer, oldest first
 	parked    []*HeartbeatRequest // heartbeats waiting for a bcrypt check
 	verifying bool                // a bcrypt check is out
 	retiring  chan struct{}       // set by retire: stop once pending is empty
 	dirty     bool                // state changed since the last snapshot
+	viewStale bool                // state changed since the last publish to entry
 }
 
 // pendingWrite is a row in the writer, and the heartbeats of the same bucket
@@ -41,8 +44,10 @@ type pendingWrite struct {
 // hydrated is the first message of every device actor: its identity and
 // state, which the directory loaded before spawning it.
 type hydrated struct {
-	id uuid.UUID
-	st deviceState
+	id    uuid.UUID
+	st    deviceState
+	shard *shard
+	entry *entry
 }
 
 func (a *deviceActor) Receive(ctx actor.Context) {
@@ -56,7 +61,9 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	case *tokenChecked:
 		a.onTokenChecked(m)
 	case *hydrated:
-		a.id, a.st = m.id, m.st
+		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
+	case *monitoringSet:
+		a.setMonitoring(m.m)
 	case *rekey:
 		a.st.creds = m.creds
 	case *statusQuery:
@@ -69,6 +76,10 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.onStopped()
 		return
+	}
+	if a.viewStale && a.entry != nil {
+		a.shard.publish(a.id, a.entry, &a.st)
+		a.viewStale = false
 	}
 	if a.dirty && len(a.pending) == 0 {
 		a.sh.snapshots.Put(a.id, encodeSnapshot(nil, &a.st))
@@ -136,6 +147,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 		return
 	}
 	a.seen(now)
+	a.noteForeground(h)
 	if !h.TS.Before(a.st.live.TS) {
 		a.st.live = *h
 		a.st.live.AppLastForeground = nil
@@ -217,12 +229,29 @@ func (a *deviceActor) seen(now time.Time) {
 		a.sh.presence.online(a.id, now)
 	}
 	a.dirty = true
+	a.viewStale = true
+}
+
+// noteForeground keeps when the monitored package was last in the
+// foreground, from the heartbeat's foreground app or its usage stats.
+func (a *deviceActor) noteForeground(h *persistence.Heartbeat) {
+	if at := lastForeground(h, a.st.monitoring.Package); at > a.st.monitoredLastFG {
+		a.st.monitoredLastFG = at
+	}
+}
+
+func (a *deviceActor) setMonitoring(m persistence.Monitoring) {
+	if m.Package != a.st.monitoring.Package {
+		a.st.monitoredLastFG = 0
+	}
+	a.st.monitoring = m
+	a.dirty, a.viewStale = true, true
 }
 
 func (a *deviceActor) onTick(now time.Time) {
 	if a.st.online && now.Sub(a.st.lastSeen) > a.sh.cfg.OfflineAfter {
 		a.st.online = false
-		a.dirty = true
+		a.dirty, a.viewStale = true, true
 		a.sh.presence.offline(a.id, now, a.st.lastSeen)
 	}
 }

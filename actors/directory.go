@@ -86,8 +86,9 @@ type shared struct {
 const shardCount = 64
 
 type shard struct {
-	mu sync.RWMutex
-	m  map[uuid.UUID]*entry
+	mu      sync.RWMutex
+	m       map[uuid.UUID]*entry
+	changed []uuid.UUID // entries whose view changed since the live feed last drained
 }
 
 // entry is one known device. Messages are sent to pid while holding the
@@ -97,6 +98,7 @@ type entry struct {
 	pid     *actor.PID // nil until the actor is spawned
 	deleted bool
 	gen     uint32 // bumped by re-enrollment, so a hydration that raced it reloads
+	view    deviceView
 }
 
 // Directory routes device messages to device actors. It knows every device
@@ -265,10 +267,11 @@ func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, 
 		st, source := d.hydrateState(rec, snaps[i])
 		s := d.shard(rec.ID)
 		s.mu.Lock()
-		e := &entry{}
+		e := &entry{view: newView(&rec.Facts)}
+		e.view.setState(&st)
 		s.m[rec.ID] = e
 		if st.lastSeen.After(cutoff) {
-			e.pid = d.spawnLocked(rec.ID, st, source)
+			e.pid = d.spawnLocked(rec.ID, e, st, source)
 		}
 		s.mu.Unlock()
 	}
@@ -293,9 +296,9 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 
 // spawnLocked starts an actor with its state; the shard lock is held, so the
 // hydrated message is the actor's first.
-func (d *Directory) spawnLocked(id uuid.UUID, st deviceState, source string) *actor.PID {
+func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) *actor.PID {
 	pid := d.sh.root.Spawn(d.props)
-	d.sh.root.Send(pid, &hydrated{id: id, st: st})
+	d.sh.root.Send(pid, &hydrated{id: id, st: st, shard: d.shard(id), entry: e})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)
@@ -383,7 +386,7 @@ func (d *Directory) spawnAndSend(id uuid.UUID, msg any) error {
 			s.mu.Unlock()
 			continue // re-enrolled while loading: load again
 		case e.pid == nil:
-			e.pid = d.spawnLocked(id, l.st, l.source)
+			e.pid = d.spawnLocked(id, e, l.st, l.source)
 		}
 		d.sh.root.Send(e.pid, msg)
 		s.mu.Unlock()
@@ -421,10 +424,10 @@ func (d *Directory) load(id uuid.UUID) (*loaded, error) {
 	return &loaded{st: st, source: source, gen: gen}, nil
 }
 
-// Enrolled records a new device, or new credentials for an enrolled one.
-// A live actor gets them before this returns, so the device's first
-// heartbeat with the new token is checked against it.
-func (d *Directory) Enrolled(id uuid.UUID, digest []byte, pepperID string, revoked []byte) {
+// Enrolled records a new device, or new credentials and facts for an
+// enrolled one. A live actor gets them before this returns, so the device's
+// first heartbeat with the new token is checked against it.
+func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest []byte, pepperID string, revoked []byte) {
 	c := credentials{pepperID: pepperID}
 	copy(c.digest[:], digest)
 	if len(revoked) == 32 {
@@ -436,9 +439,11 @@ func (d *Directory) Enrolled(id uuid.UUID, digest []byte, pepperID string, revok
 	defer s.mu.Unlock()
 	e := s.m[id]
 	if e == nil {
-		e = &entry{}
+		e = &entry{view: newView(&facts)}
 		s.m[id] = e
 	}
+	e.view.setFacts(&facts)
+	s.markChangedLocked(id, e)
 	e.deleted = false
 	e.gen++
 	if e.pid != nil {

@@ -158,7 +158,8 @@ func (f *fixture) enroll(t *testing.T, serial string) (uuid.UUID, string) {
 		TokenDigest: d[:], PepperID: f.cfg.PepperID, HMACKeyID: "k1",
 	})
 	require.NoError(t, err)
-	f.dir.Enrolled(out.ID, d[:], f.cfg.PepperID, out.RevokedDigest)
+	facts := persistence.DeviceFacts{Alias: serial, Serial: serial, EnrolledAt: out.EnrolledAt}
+	f.dir.Enrolled(out.ID, facts, d[:], f.cfg.PepperID, out.RevokedDigest)
 	return out.ID, secret
 }
 

@@ -130,6 +130,9 @@ type tokenChecked struct {
 // rekey installs new credentials after a re-enrollment.
 type rekey struct{ creds credentials }
 
+// monitoringSet installs new monitoring settings.
+type monitoringSet struct{ m persistence.Monitoring }
+
 // statusQuery asks for a DeviceStatus.
 type statusQuery struct{ reply chan DeviceStatus }
 

@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/nexmdm/nexmdm/persistence"
 )
 
@@ -145,6 +147,7 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 		if pgLast > st.dedupe.last {
 			st.dedupe = dedupe{last: pgLast}
 		}
+		st.monitoredLastFG = max(st.monitoredLastFG, lastForeground(rec.Last, rec.Monitoring.Package))
 		if rec.Last.TS.After(st.live.TS) {
 			st.live = *rec.Last
 			st.live.AppLastForeground = nil
@@ -325,4 +328,26 @@ func (r *reader) string() string {
 	s := persistence.Intern(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+var foregroundParsers fastjson.ParserPool
+
+// lastForeground returns when pkg was last in the foreground according to a
+// heartbeat, in unix ms, or 0 if it does not say.
+func lastForeground(h *persistence.Heartbeat, pkg string) int64 {
+	if pkg == "" {
+		return 0
+	}
+	var at int64
+	if h.Has&persistence.HasForegroundPkg != 0 && h.ForegroundPkg == pkg {
+		at = h.TS.UnixMilli()
+	}
+	if h.Has&persistence.HasAppLastForeground != 0 && len(h.AppLastForeground) > 0 {
+		p := foregroundParsers.Get()
+		if v, err := p.ParseBytes(h.AppLastForeground); err == nil {
+			at = max(at, v.GetInt64(pkg))
+		}
+		foregroundParsers.Put(p)
+	}
+	return at
 }

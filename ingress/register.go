@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
@@ -122,7 +123,9 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) {
 			Message: "the device could not be enrolled; retry", RetryAfter: time.Second})
 		return
 	}
-	s.deps.Directory.Enrolled(enrolled.ID, digest[:], s.deps.Tokens.PepperID(), enrolled.RevokedDigest)
+	facts := persistence.DeviceFacts{Alias: req.Alias, Serial: req.Serial, Model: req.Model,
+		AgentVersion: req.AgentVersion, EnrolledAt: enrolled.EnrolledAt}
+	s.deps.Directory.Enrolled(enrolled.ID, facts, digest[:], s.deps.Tokens.PepperID(), enrolled.RevokedDigest)
 	key, err := s.deps.Keys.DeviceKey(kid, enrolled.ID)
 	if err != nil {
 		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "could not derive the device key"))

@@ -106,11 +106,21 @@ type Monitoring struct {
 	AutoRemediate bool
 }
 
+// DeviceFacts are what a device reported about itself at enrollment.
+type DeviceFacts struct {
+	Alias        string
+	Serial       string
+	Model        string
+	AgentVersion string // at enrollment; heartbeats report newer ones
+	EnrolledAt   time.Time
+}
+
 // DeviceRecord is what the store knows of a device when its actor is
 // hydrated: credentials, settings and, when any heartbeat was stored, the
 // newest one.
 type DeviceRecord struct {
 	ID            uuid.UUID
+	Facts         DeviceFacts
 	TokenDigest   []byte // HMAC-SHA256(pepper, secret)
 	PepperID      string // which pepper made TokenDigest
 	TokenBcrypt   string // pepper-independent verifier, for a changed pepper

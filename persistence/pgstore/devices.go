@@ -41,8 +41,9 @@ type Enrollment struct {
 // Enrolled is the outcome of Enroll.
 type Enrolled struct {
 	ID            uuid.UUID
-	Created       bool   // false: the serial was enrolled before and keeps its id
-	RevokedDigest []byte // the replaced token's digest, on re-enrollment
+	Created       bool      // false: the serial was enrolled before and keeps its id
+	EnrolledAt    time.Time // first enrollment of the serial
+	RevokedDigest []byte    // the replaced token's digest, on re-enrollment
 }
 
 // Enroll inserts a device, or re-enrolls its serial: the id stays, the facts
@@ -62,11 +63,11 @@ func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
 			token_digest = EXCLUDED.token_digest, token_pepper_id = EXCLUDED.token_pepper_id,
 			revoked_token_digest = d.token_digest, hmac_key_id = EXCLUDED.hmac_key_id,
 			token_rotated_at = now()
-		RETURNING id, (xmax = 0), revoked_token_digest`,
+		RETURNING id, (xmax = 0), revoked_token_digest, enrolled_at`,
 		e.NewID, e.Serial, e.Alias, e.Model, e.Manufacturer, e.AndroidVersion, e.SDKInt,
 		e.AgentVersion, e.AgentVersionCode, e.FCMToken, e.TokenBcrypt, e.TokenDigest,
 		e.PepperID, e.HMACKeyID,
-	).Scan(&out.ID, &out.Created, &out.RevokedDigest)
+	).Scan(&out.ID, &out.Created, &out.RevokedDigest, &out.EnrolledAt)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("enroll device: %w", err)
 	}
@@ -76,7 +77,7 @@ func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
 const deviceRecordSQL = `
 	SELECT d.id, d.token_digest, d.token_pepper_id, d.token_bcrypt, d.revoked_token_digest,
 		d.monitored_package, d.monitor_display_name, d.monitor_threshold_min, d.monitor_enabled,
-		d.auto_remediate,
+		d.auto_remediate, d.alias, d.serial, d.model, d.agent_version, d.enrolled_at,
 		s.ts, s.received_at, s.battery_pct, s.charging, s.ram_used_mb, s.ram_total_mb,
 		s.uptime_s, s.net_type, s.ssid, s.signal_dbm, s.agent_version, s.agent_version_code,
 		s.foreground_pkg, s.app_last_foreground, s.power_ok, s.doze_whitelisted,
@@ -139,6 +140,7 @@ func scanDeviceRecord(rows pgx.Rows) (*persistence.DeviceRecord, error) {
 	err := rows.Scan(&r.ID, &r.TokenDigest, &r.PepperID, &r.TokenBcrypt, &r.RevokedDigest,
 		&r.Monitoring.Package, &r.Monitoring.DisplayName, &r.Monitoring.ThresholdMin,
 		&r.Monitoring.Enabled, &r.Monitoring.AutoRemediate,
+		&r.Facts.Alias, &r.Facts.Serial, &r.Facts.Model, &r.Facts.AgentVersion, &r.Facts.EnrolledAt,
 		&ts, &received, &battery, &charging, &ramUsed, &ramTotal, &uptime, &netType, &ssid,
 		&signal, &agent, &agentCode, &fgPkg, &appFg, &powerOK, &doze, &netValid, &queue)
 	if err != nil {

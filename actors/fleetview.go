@@ -1,0 +1,212 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// deviceView is what listings, the fleet summary and the live feed show of
+// a device. It lives in the device's directory entry, so that a page out of
+// 100,000 devices is one scan of memory and never a database query. The
+// device's actor rewrites it under the shard lock when the device reports.
+type deviceView struct {
+	alias, serial, model string
+	agentVersion         string
+	monitoredPkg         string
+	monitorName          string
+	enrolledAt           int64 // unix ms
+	lastSeen             int64 // unix ms of the newest heartbeat; 0 never
+	monitoredLastFG      int64 // unix ms the monitored package was last in the foreground
+	battery              int16 // -1 unknown
+	thresholdMin         int16
+	online               bool
+	charging             bool
+	monitorEnabled       bool
+	changed              bool // queued in the shard's changed list
+}
+
+// ServiceState is a device's monitored service as last reported.
+type ServiceState struct {
+	Package        string
+	DisplayName    string
+	Enabled        bool
+	ThresholdMin   int
+	LastForeground time.Time // zero: never seen in the foreground
+	Down           bool      // enabled, the device is online, and the package was not in the foreground within the threshold
+}
+
+// DeviceRow is one device as listings and the live feed show it.
+type DeviceRow struct {
+	ID           uuid.UUID
+	Alias        string
+	Serial       string
+	Model        string
+	AgentVersion string
+	EnrolledAt   time.Time
+	LastSeen     time.Time // zero: never reported
+	Online       bool
+	BatteryPct   int16 // -1: unknown
+	Charging     bool
+	Service      ServiceState
+}
+
+// Presence names a device's presence: online, offline or never (enrolled,
+// no heartbeat yet).
+func (r *DeviceRow) Presence() string {
+	switch {
+	case r.Online:
+		return "online"
+	case r.LastSeen.IsZero():
+		return "never"
+	}
+	return "offline"
+}
+
+func newView(f *persistence.DeviceFacts) deviceView {
+	return deviceView{
+		alias: f.Alias, serial: f.Serial, model: persistence.Intern([]byte(f.Model)),
+		agentVersion: persistence.Intern([]byte(f.AgentVersion)),
+		enrolledAt:   f.EnrolledAt.UnixMilli(), battery: -1, thresholdMin: 10,
+	}
+}
+
+// setFacts refreshes what enrollment reported, keeping live status.
+func (v *deviceView) setFacts(f *persistence.DeviceFacts) {
+	fresh := newView(f)
+	v.alias, v.serial, v.model, v.enrolledAt = fresh.alias, fresh.serial, fresh.model, fresh.enrolledAt
+	if v.agentVersion == "" {
+		v.agentVersion = fresh.agentVersion
+	}
+}
+
+// setState copies an actor's visible state.
+func (v *deviceView) setState(st *deviceState) {
+	v.lastSeen = unixMilli(st.lastSeen)
+	v.online = st.online
+	h := &st.live
+	if h.Has&persistence.HasBattery != 0 {
+		v.battery = h.BatteryPct
+	}
+	if h.Has&persistence.HasCharging != 0 {
+		v.charging = h.Charging
+	}
+	if h.Has&persistence.HasAgentVersion != 0 && h.AgentVersion != "" {
+		v.agentVersion = h.AgentVersion
+	}
+	v.setMonitoring(&st.monitoring)
+	v.monitoredLastFG = st.monitoredLastFG
+}
+
+func (v *deviceView) setMonitoring(m *persistence.Monitoring) {
+	v.monitoredPkg, v.monitorName = m.Package, m.DisplayName
+	v.thresholdMin, v.monitorEnabled = int16(m.ThresholdMin), m.Enabled
+}
+
+func (v *deviceView) serviceDown(nowMs int64) bool {
+	return v.monitorEnabled && v.monitoredPkg != "" && v.online &&
+		nowMs-v.monitoredLastFG > int64(v.thresholdMin)*int64(time.Minute/time.Millisecond)
+}
+
+func (v *deviceView) row(id uuid.UUID, nowMs int64) DeviceRow {
+	return DeviceRow{
+		ID: id, Alias: v.alias, Serial: v.serial, Model: v.model, AgentVersion: v.agentVersion,
+		EnrolledAt: fromUnixMilli(v.enrolledAt), LastSeen: fromUnixMilli(v.lastSeen),
+		Online: v.online, BatteryPct: v.battery, Charging: v.charging,
+		Service: ServiceState{
+			Package: v.monitoredPkg, DisplayName: v.monitorName, Enabled: v.monitorEnabled,
+			ThresholdMin: int(v.thresholdMin), LastForeground: fromUnixMilli(v.monitoredLastFG),
+			Down: v.serviceDown(nowMs),
+		},
+	}
+}
+
+// markChangedLocked queues the entry for the live feed; the shard's write
+// lock is held.
+func (s *shard) markChangedLocked(id uuid.UUID, e *entry) {
+	if !e.view.changed {
+		e.view.changed = true
+		s.changed = append(s.changed, id)
+	}
+}
+
+// publish copies an actor's state into its entry for readers of the view.
+func (s *shard) publish(id uuid.UUID, e *entry, st *deviceState) {
+	s.mu.Lock()
+	e.view.setState(st)
+	s.markChangedLocked(id, e)
+	s.mu.Unlock()
+}
+
+// Row returns a device's row, or false if it is unknown or deleted.
+func (d *Directory) Row(id uuid.UUID, now time.Time) (DeviceRow, bool) {
+	s := d.shard(id)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.m[id]
+	if e == nil || e.deleted {
+		return DeviceRow{}, false
+	}
+	return e.view.row(id, now.UnixMilli()), true
+}
+
+// DrainChanged appends the devices whose row changed since the last call,
+// each once, and forgets them. The live feed calls it once a second.
+func (d *Directory) DrainChanged(dst []uuid.UUID) []uuid.UUID {
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.Lock()
+		for _, id := range s.changed {
+			if e := s.m[id]; e != nil {
+				e.view.changed = false
+			}
+		}
+		dst = append(dst, s.changed...)
+		s.changed = s.changed[:0]
+		s.mu.Unlock()
+	}
+	return dst
+}
+
+// MonitoringChange is one device's new monitoring settings.
+type MonitoringChange struct {
+	ID         uuid.UUID
+	Monitoring persistence.Monitoring
+}
+
+// SetMonitoring applies settings the store has already saved: live actors
+// and rows change at once, and a hydration racing this reloads.
+func (d *Directory) SetMonitoring(changes []MonitoringChange) {
+	for _, c := range changes {
+		s := d.shard(c.ID)
+		s.mu.Lock()
+		if e := s.m[c.ID]; e != nil && !e.deleted {
+			if e.view.monitoredPkg != c.Monitoring.Package {
+				e.view.monitoredLastFG = 0
+			}
+			e.view.setMonitoring(&c.Monitoring)
+			e.gen++
+			s.markChangedLocked(c.ID, e)
+			if e.pid != nil {
+				d.sh.root.Send(e.pid, &monitoringSet{m: c.Monitoring})
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromUnixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
