@@ -1,14 +1,11 @@
 package ingress
 
 import (
-	"encoding/base64"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
@@ -34,73 +31,27 @@ func (s *Server) auditAs(ctx *fasthttp.RequestCtx, actor, action, target, result
 	}
 }
 
-// Cursors are signed, so a client can hold one but not forge or edit it.
-func (s *Server) signCursor(kind string, id int64) string {
-	v := strconv.FormatInt(id, 10)
-	mac := s.deps.Sessions.Digest("cursor:" + kind + ":" + v)[:12]
-	return v + "." + base64.RawURLEncoding.EncodeToString(mac)
-}
-
-func (s *Server) readCursor(kind, raw string) (int64, *Error) {
-	bad := errorf(fasthttp.StatusBadRequest, "invalid_cursor", "the cursor was not issued by this server or was altered; start from the first page")
-	v, mac, ok := strings.Cut(raw, ".")
-	if !ok || len(v) > 20 {
-		return 0, bad
-	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
-	if err != nil || !adminauth.DigestEqual(got, s.deps.Sessions.Digest("cursor:" + kind + ":" + v)[:12]) {
-		return 0, bad
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, bad
-	}
-	return id, nil
-}
-
 // listAudit is GET /admin/audit?actor&action&target&result&from&to&limit&cursor.
 func (s *Server) listAudit(ctx *fasthttp.RequestCtx) {
-	args := ctx.QueryArgs()
-	q := pgstore.AuditQuery{Limit: 100}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"actor", &q.Actor}, {"action", &q.Action}, {"target", &q.Target}, {"result", &q.Result}} {
-		v := string(args.Peek(f.name))
-		if len(v) > 200 {
-			writeError(ctx, fieldError(f.name, "must be at most 200 characters"))
-			return
-		}
-		*f.dst = v
+	qr := newQuery(ctx)
+	q := pgstore.AuditQuery{
+		Actor: qr.Text("actor", 200), Action: qr.Text("action", 200),
+		Target: qr.Text("target", 200), Result: qr.Text("result", 200),
+		From: qr.Time("from", time.Time{}), To: qr.Time("to", time.Time{}),
+		Limit: qr.Int("limit", 1, 1000, 100),
 	}
-	for _, f := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if v := args.Peek(f.name); len(v) > 0 {
-			t, err := time.Parse(time.RFC3339, string(v))
-			if err != nil {
-				writeError(ctx, fieldError(f.name, "must be an RFC 3339 time such as 2026-11-23T10:00:00Z"))
-				return
-			}
-			*f.dst = t
+	if v := qr.args.Peek("cursor"); len(v) > 0 && qr.err == nil {
+		payload, e := s.openCursor("audit", string(v))
+		id, err := strconv.ParseInt(payload, 10, 64)
+		if e == nil && (err != nil || id <= 0) {
+			e = errorf(fasthttp.StatusBadRequest, "invalid_cursor", "the cursor is not valid; start from the first page")
 		}
-	}
-	if v := args.Peek("limit"); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > 1000 {
-			writeError(ctx, fieldError("limit", "must be 1-1000"))
-			return
-		}
-		q.Limit = n
-	}
-	if v := args.Peek("cursor"); len(v) > 0 {
-		id, e := s.readCursor("audit", string(v))
-		if e != nil {
-			writeError(ctx, e)
-			return
-		}
+		qr.fail(e)
 		q.BeforeID = id
+	}
+	if qr.err != nil {
+		writeError(ctx, qr.err)
+		return
 	}
 	c, cancel := dbContext()
 	defer cancel()
@@ -111,7 +62,7 @@ func (s *Server) listAudit(ctx *fasthttp.RequestCtx) {
 	}
 	resp := map[string]any{"entries": entries, "next_cursor": nil}
 	if len(entries) == q.Limit {
-		resp["next_cursor"] = s.signCursor("audit", entries[len(entries)-1].ID)
+		resp["next_cursor"] = s.sealCursor("audit", strconv.FormatInt(entries[len(entries)-1].ID, 10))
 	}
 	writeJSON(ctx, fasthttp.StatusOK, resp)
 }

@@ -76,7 +76,7 @@ func (a api) addUser(name, role string) string {
 
 func (a api) addKey(name string, scopes ...string) (id, key string) {
 	a.t.Helper()
-	r := a.do("POST", "/admin/api-keys", adminKeyHeader, map[string]any{"name": name, "scopes": scopes})
+	r := a.do("POST", "/admin/keys", adminKeyHeader, map[string]any{"name": name, "scopes": scopes})
 	require.Equal(a.t, 201, r.status, "%v", r.body)
 	return r.body["api_key"].(map[string]any)["id"].(string), r.body["key"].(string)
 }
@@ -118,6 +118,8 @@ func TestRolesAndScopesArePermittedRouteByRoute(t *testing.T) {
 		creds["key:"+scope] = map[string]string{"X-Admin-Key": key}
 	}
 	missing := uuid.NewString()
+	readers := []string{"admin-key", "admin", "operator", "viewer", "key:admin"}
+	commanders := []string{"admin-key", "admin", "operator", "key:admin"}
 	routes := []struct {
 		method, path string
 		body         any
@@ -129,11 +131,18 @@ func TestRolesAndScopesArePermittedRouteByRoute(t *testing.T) {
 		{"POST", "/admin/users", map[string]string{"username": "x"}, []string{"admin-key", "admin", "key:admin"}},
 		{"PATCH", "/admin/users/" + missing, map[string]string{"role": "viewer"}, []string{"admin-key", "admin", "key:admin"}},
 		{"DELETE", "/admin/users/" + missing, nil, []string{"admin-key", "admin", "key:admin"}},
-		{"GET", "/admin/api-keys", nil, []string{"admin-key", "admin", "key:admin"}},
-		{"POST", "/admin/api-keys", map[string]any{"name": ""}, []string{"admin-key", "admin", "key:admin"}},
-		{"DELETE", "/admin/api-keys/" + missing, nil, []string{"admin-key", "admin", "key:admin"}},
+		{"GET", "/admin/keys", nil, []string{"admin-key", "admin", "key:admin"}},
+		{"POST", "/admin/keys", map[string]any{"name": ""}, []string{"admin-key", "admin", "key:admin"}},
+		{"DELETE", "/admin/keys/" + missing, nil, []string{"admin-key", "admin", "key:admin"}},
 		{"GET", "/admin/audit", nil, []string{"admin-key", "admin", "key:admin"}},
 		{"DELETE", "/admin/devices/" + missing, nil, []string{"admin-key", "admin", "key:admin"}},
+		{"GET", "/admin/devices", nil, readers},
+		{"GET", "/admin/devices/" + missing, nil, readers},
+		{"GET", "/admin/devices/" + missing + "/heartbeats", nil, readers},
+		{"GET", "/admin/devices/" + missing + "/monitoring", nil, readers},
+		{"PATCH", "/admin/devices/" + missing + "/monitoring", map[string]any{"enabled": false}, commanders},
+		{"PATCH", "/admin/devices/monitoring", map[string]any{"device_ids": []string{missing}, "settings": map[string]any{"enabled": false}}, commanders},
+		{"GET", "/admin/fleet/summary", nil, readers},
 	}
 	for _, r := range routes {
 		for who, h := range creds {
@@ -226,14 +235,14 @@ func TestAPIKeysWorkUntilRevoked(t *testing.T) {
 	assert.Equal(t, 201, reg.status, "%v", reg.body)
 	assert.Equal(t, 201, c.do("POST", "/v1/register", bearer(key), map[string]string{"serial": "key-2", "alias": "k"}).status, "also as a bearer token")
 
-	list := c.do("GET", "/admin/api-keys", adminKeyHeader, nil)
+	list := c.do("GET", "/admin/keys", adminKeyHeader, nil)
 	assert.NotContains(t, mustJSON(t, list.body), key[12:], "the secret is never listed")
 
-	assert.Equal(t, 200, c.do("DELETE", "/admin/api-keys/"+id, adminKeyHeader, nil).status)
+	assert.Equal(t, 200, c.do("DELETE", "/admin/keys/"+id, adminKeyHeader, nil).status)
 	r := c.do("POST", "/v1/register", h, map[string]string{"serial": "key-3", "alias": "k"})
 	assert.Equal(t, 401, r.status)
 	assert.Equal(t, "invalid_api_key", r.code)
-	assert.Equal(t, "invalid_field", c.do("POST", "/admin/api-keys", adminKeyHeader, map[string]any{"name": "x", "scopes": []string{"root"}}).code)
+	assert.Equal(t, "invalid_field", c.do("POST", "/admin/keys", adminKeyHeader, map[string]any{"name": "x", "scopes": []string{"root"}}).code)
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -250,7 +259,7 @@ func TestAuditLogRecordsAdminActionsAndPagesSafely(t *testing.T) {
 	c.addUser("carol", "viewer")
 	c.addUser("dave", "operator")
 	keyID, _ := c.addKey("apk ci", "apk:write")
-	c.do("DELETE", "/admin/api-keys/"+keyID, adminKeyHeader, nil)
+	c.do("DELETE", "/admin/keys/"+keyID, adminKeyHeader, nil)
 
 	r := c.do("GET", "/admin/audit?action=user.create&limit=1", adminKeyHeader, nil)
 	require.Equal(t, 200, r.status, "%v", r.body)
