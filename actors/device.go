@@ -78,7 +78,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		return
 	}
 	if a.viewStale && a.entry != nil {
-		a.shard.publish(a.id, a.entry, &a.st)
+		a.shard.publish(a.entry, &a.st)
 		a.viewStale = false
 	}
 	if a.dirty && len(a.pending) == 0 {

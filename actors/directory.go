@@ -88,7 +88,8 @@ const shardCount = 64
 type shard struct {
 	mu      sync.RWMutex
 	m       map[uuid.UUID]*entry
-	changed []uuid.UUID // entries whose view changed since the live feed last drained
+	views   []deviceView // the entries' views side by side, so that scans read memory in order
+	changed []int32      // views changed since the live feed last drained
 }
 
 // entry is one known device. Messages are sent to pid while holding the
@@ -98,7 +99,7 @@ type entry struct {
 	pid     *actor.PID // nil until the actor is spawned
 	deleted bool
 	gen     uint32 // bumped by re-enrollment, so a hydration that raced it reloads
-	view    deviceView
+	slot    int32  // index of the device's view in the shard; -1 for an id known only as deleted
 }
 
 // Directory routes device messages to device actors. It knows every device
@@ -211,7 +212,7 @@ func (d *Directory) Start(ctx context.Context) error {
 		return fmt.Errorf("load tombstones: %w", err)
 	}
 	for _, id := range dead {
-		d.shard(id).m[id] = &entry{deleted: true}
+		d.shard(id).m[id] = &entry{deleted: true, slot: -1}
 	}
 
 	const chunkSize = 1000
@@ -267,9 +268,8 @@ func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, 
 		st, source := d.hydrateState(rec, snaps[i])
 		s := d.shard(rec.ID)
 		s.mu.Lock()
-		e := &entry{view: newView(&rec.Facts)}
-		e.view.setState(&st)
-		s.m[rec.ID] = e
+		e := s.addLocked(rec.ID, &rec.Facts)
+		s.views[e.slot].setState(&st)
 		if st.lastSeen.After(cutoff) {
 			e.pid = d.spawnLocked(rec.ID, e, st, source)
 		}
@@ -438,13 +438,12 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.m[id]
-	if e == nil {
-		e = &entry{view: newView(&facts)}
-		s.m[id] = e
+	if e == nil || e.slot < 0 {
+		e = s.addLocked(id, &facts)
 	}
-	e.view.setFacts(&facts)
-	s.markChangedLocked(id, e)
-	e.deleted = false
+	s.views[e.slot].setFacts(&facts)
+	s.markChangedLocked(e)
+	s.setDeletedLocked(e, false)
 	e.gen++
 	if e.pid != nil {
 		d.sh.root.Send(e.pid, &rekey{creds: c})
@@ -469,13 +468,13 @@ func (d *Directory) Delete(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 		e := s.m[id]
 		p := prior{e: e, existed: e != nil}
 		if e == nil {
-			e = &entry{}
+			e = &entry{slot: -1}
 			s.m[id] = e
 			p.e = e
 		}
 		p.deleted = e.deleted
 		priors[id] = p
-		e.deleted = true
+		s.setDeletedLocked(e, true)
 		if e.pid != nil {
 			done := make(chan struct{})
 			d.sh.root.Send(e.pid, &retire{done: done})
@@ -494,7 +493,7 @@ func (d *Directory) Delete(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 			if !p.existed {
 				delete(s.m, id)
 			} else {
-				p.e.deleted = p.deleted
+				s.setDeletedLocked(p.e, p.deleted)
 			}
 			s.mu.Unlock()
 		}

@@ -66,41 +66,26 @@ type DevicePage struct {
 	Next  *Cursor // nil: this is the last page
 }
 
-// CursorOf returns the cursor that continues after row.
-func CursorOf(row *DeviceRow, key SortKey) Cursor {
-	v := deviceView{
-		alias: row.Alias, serial: row.Serial, agentVersion: row.AgentVersion,
-		lastSeen: unixMilli(row.LastSeen), enrolledAt: unixMilli(row.EnrolledAt), battery: row.BatteryPct,
-	}
-	c := candidate{id: row.ID, v: v}
-	return Cursor{Num: c.num(key), Str: c.str(key), ID: row.ID}
-}
-
-type candidate struct {
-	id uuid.UUID
-	v  deviceView
-}
-
-func (c *candidate) num(k SortKey) int64 {
+func (v *deviceView) num(k SortKey) int64 {
 	switch k {
 	case SortLastSeen:
-		return c.v.lastSeen
+		return v.lastSeen
 	case SortBattery:
-		return int64(c.v.battery)
+		return int64(v.battery)
 	case SortEnrolledAt:
-		return c.v.enrolledAt
+		return v.enrolledAt
 	}
 	return 0
 }
 
-func (c *candidate) str(k SortKey) string {
+func (v *deviceView) str(k SortKey) string {
 	switch k {
 	case SortAlias:
-		return c.v.alias
+		return v.alias()
 	case SortSerial:
-		return c.v.serial
+		return v.serial()
 	case SortAgentVersion:
-		return c.v.agentVersion
+		return v.agentVersion
 	}
 	return ""
 }
@@ -112,7 +97,7 @@ type order struct {
 	desc bool
 }
 
-func (o order) compare(aNum int64, aStr string, aID uuid.UUID, b *candidate) int {
+func (o order) compare(aNum int64, aStr string, aID uuid.UUID, b *deviceView) int {
 	var c int
 	if o.key.numeric() {
 		c = cmp.Compare(aNum, b.num(o.key))
@@ -128,7 +113,7 @@ func (o order) compare(aNum int64, aStr string, aID uuid.UUID, b *candidate) int
 	return c
 }
 
-func (o order) less(a, b *candidate) bool {
+func (o order) less(a, b *deviceView) bool {
 	return o.compare(a.num(o.key), a.str(o.key), a.id, b) < 0
 }
 
@@ -136,13 +121,13 @@ func (o order) less(a, b *candidate) bool {
 // the last of them, so a better candidate replaces it in O(log k).
 type topK struct {
 	o     order
-	items []candidate
+	items []deviceView
 }
 
 func (t *topK) Len() int           { return len(t.items) }
 func (t *topK) Less(i, j int) bool { return t.o.less(&t.items[j], &t.items[i]) }
 func (t *topK) Swap(i, j int)      { t.items[i], t.items[j] = t.items[j], t.items[i] }
-func (t *topK) Push(x any)         { t.items = append(t.items, x.(candidate)) }
+func (t *topK) Push(x any)         { t.items = append(t.items, x.(deviceView)) }
 func (t *topK) Pop() any {
 	n := len(t.items) - 1
 	c := t.items[n]
@@ -150,7 +135,7 @@ func (t *topK) Pop() any {
 	return c
 }
 
-func (t *topK) offer(c *candidate, k int) {
+func (t *topK) offer(c *deviceView, k int) {
 	if len(t.items) < k {
 		heap.Push(t, *c)
 		return
@@ -166,30 +151,26 @@ func (t *topK) offer(c *candidate, k int) {
 func (d *Directory) ListDevices(q DeviceQuery, now time.Time) DevicePage {
 	nowMs := now.UnixMilli()
 	m := newMatcher(&q.Filter, nowMs)
-	t := &topK{o: order{key: q.Sort, desc: q.Desc}, items: make([]candidate, 0, q.Limit+1)}
+	t := &topK{o: order{key: q.Sort, desc: q.Desc}, items: make([]deviceView, 0, q.Limit+1)}
 	total := 0
-	var c candidate
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.RLock()
-		for id, e := range s.m {
-			if e.deleted || !m.match(&e.view) {
+		for j := range s.views {
+			v := &s.views[j]
+			if v.deleted || !m.match(v) {
 				continue
 			}
 			total++
-			c.id, c.v = id, e.view
-			if q.After != nil && t.o.compare(q.After.Num, q.After.Str, q.After.ID, &c) >= 0 {
+			if q.After != nil && t.o.compare(q.After.Num, q.After.Str, q.After.ID, v) >= 0 {
 				continue
 			}
-			t.offer(&c, q.Limit+1)
+			t.offer(v, q.Limit+1)
 		}
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(t.items, func(a, b candidate) int {
-		if t.o.less(&a, &b) {
-			return -1
-		}
-		return 1
+	slices.SortFunc(t.items, func(a, b deviceView) int {
+		return t.o.compare(a.num(q.Sort), a.str(q.Sort), a.id, &b)
 	})
 	page := DevicePage{Total: total}
 	if len(t.items) > q.Limit {
@@ -199,7 +180,7 @@ func (d *Directory) ListDevices(q DeviceQuery, now time.Time) DevicePage {
 	}
 	page.Rows = make([]DeviceRow, len(t.items))
 	for i := range t.items {
-		page.Rows[i] = t.items[i].v.row(t.items[i].id, nowMs)
+		page.Rows[i] = t.items[i].row(nowMs)
 	}
 	return page
 }
@@ -213,11 +194,11 @@ func (d *Directory) SelectDevices(f DeviceFilter, now time.Time, max int) ([]uui
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.RLock()
-		for id, e := range s.m {
-			if !e.deleted && m.match(&e.view) {
+		for j := range s.views {
+			if v := &s.views[j]; !v.deleted && m.match(v) {
 				total++
 				if len(ids) < max {
-					ids = append(ids, id)
+					ids = append(ids, v.id)
 				}
 			}
 		}
@@ -265,7 +246,7 @@ func (m *matcher) match(v *deviceView) bool {
 	if f.ServiceDown && !v.serviceDown(m.nowMs) {
 		return false
 	}
-	if m.search != "" && !m.contains(v.alias) && !m.contains(v.serial) && !m.contains(v.model) {
+	if m.search != "" && !m.contains(v.names) && !m.contains(v.model) {
 		return false
 	}
 	return true
@@ -276,8 +257,12 @@ func (m *matcher) contains(s string) bool {
 		return strings.Contains(strings.ToLower(s), m.search)
 	}
 	n := len(m.search)
+	first, upper := m.search[0], m.search[0]
+	if 'a' <= first && first <= 'z' {
+		upper -= 'a' - 'A'
+	}
 	for i := 0; i+n <= len(s); i++ {
-		if asciiFoldEqual(s[i:i+n], m.search) {
+		if c := s[i]; (c == first || c == upper) && asciiFoldEqual(s[i+1:i+n], m.search[1:]) {
 			return true
 		}
 	}

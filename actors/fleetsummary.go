@@ -40,9 +40,9 @@ func (d *Directory) Summary(now time.Time) FleetSummary {
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.RLock()
-		for _, e := range s.m {
-			if !e.deleted {
-				sum.add(&e.view, nowMs)
+		for i := range s.views {
+			if v := &s.views[i]; !v.deleted {
+				sum.add(v, nowMs)
 			}
 		}
 		s.mu.RUnlock()

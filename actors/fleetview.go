@@ -9,23 +9,28 @@ import (
 )
 
 // deviceView is what listings, the fleet summary and the live feed show of
-// a device. It lives in the device's directory entry, so that a page out of
-// 100,000 devices is one scan of memory and never a database query. The
-// device's actor rewrites it under the shard lock when the device reports.
+// a device. The views of a shard sit side by side in one slice, so that a
+// page out of 100,000 devices is one sequential scan of memory and never a
+// database query. The device's actor rewrites its view under the shard lock
+// when the device reports.
 type deviceView struct {
-	alias, serial, model string
-	agentVersion         string
-	monitoredPkg         string
-	monitorName          string
-	enrolledAt           int64 // unix ms
-	lastSeen             int64 // unix ms of the newest heartbeat; 0 never
-	monitoredLastFG      int64 // unix ms the monitored package was last in the foreground
-	battery              int16 // -1 unknown
-	thresholdMin         int16
-	online               bool
-	charging             bool
-	monitorEnabled       bool
-	changed              bool // queued in the shard's changed list
+	id              uuid.UUID
+	deleted         bool
+	names           string // alias + "\x00" + serial: one allocation, and one string to search
+	aliasLen        uint16
+	model           string
+	agentVersion    string
+	monitoredPkg    string
+	monitorName     string
+	enrolledAt      int64 // unix ms
+	lastSeen        int64 // unix ms of the newest heartbeat; 0 never
+	monitoredLastFG int64 // unix ms the monitored package was last in the foreground
+	battery         int16 // -1 unknown
+	thresholdMin    int16
+	online          bool
+	charging        bool
+	monitorEnabled  bool
+	changed         bool // queued in the shard's changed list
 }
 
 // ServiceState is a device's monitored service as last reported.
@@ -65,20 +70,35 @@ func (r *DeviceRow) Presence() string {
 	return "offline"
 }
 
-func newView(f *persistence.DeviceFacts) deviceView {
-	return deviceView{
-		alias: f.Alias, serial: f.Serial, model: persistence.Intern([]byte(f.Model)),
-		agentVersion: persistence.Intern([]byte(f.AgentVersion)),
-		enrolledAt:   f.EnrolledAt.UnixMilli(), battery: -1, thresholdMin: 10,
-	}
-}
+func (v *deviceView) alias() string  { return v.names[:v.aliasLen] }
+func (v *deviceView) serial() string { return v.names[v.aliasLen+1:] }
 
 // setFacts refreshes what enrollment reported, keeping live status.
 func (v *deviceView) setFacts(f *persistence.DeviceFacts) {
-	fresh := newView(f)
-	v.alias, v.serial, v.model, v.enrolledAt = fresh.alias, fresh.serial, fresh.model, fresh.enrolledAt
+	v.names = f.Alias + "\x00" + f.Serial
+	v.aliasLen = uint16(len(f.Alias))
+	v.model = persistence.Intern([]byte(f.Model))
+	v.enrolledAt = f.EnrolledAt.UnixMilli()
 	if v.agentVersion == "" {
-		v.agentVersion = fresh.agentVersion
+		v.agentVersion = persistence.Intern([]byte(f.AgentVersion))
+	}
+}
+
+// addLocked adds an entry with a fresh view; the shard's write lock is held.
+func (s *shard) addLocked(id uuid.UUID, f *persistence.DeviceFacts) *entry {
+	v := deviceView{id: id, battery: -1, thresholdMin: 10}
+	v.setFacts(f)
+	s.views = append(s.views, v)
+	e := &entry{slot: int32(len(s.views) - 1)}
+	s.m[id] = e
+	return e
+}
+
+// setDeletedLocked marks an entry, and its view, deleted or back.
+func (s *shard) setDeletedLocked(e *entry, deleted bool) {
+	e.deleted = deleted
+	if e.slot >= 0 {
+		s.views[e.slot].deleted = deleted
 	}
 }
 
@@ -110,9 +130,9 @@ func (v *deviceView) serviceDown(nowMs int64) bool {
 		nowMs-v.monitoredLastFG > int64(v.thresholdMin)*int64(time.Minute/time.Millisecond)
 }
 
-func (v *deviceView) row(id uuid.UUID, nowMs int64) DeviceRow {
+func (v *deviceView) row(nowMs int64) DeviceRow {
 	return DeviceRow{
-		ID: id, Alias: v.alias, Serial: v.serial, Model: v.model, AgentVersion: v.agentVersion,
+		ID: v.id, Alias: v.alias(), Serial: v.serial(), Model: v.model, AgentVersion: v.agentVersion,
 		EnrolledAt: fromUnixMilli(v.enrolledAt), LastSeen: fromUnixMilli(v.lastSeen),
 		Online: v.online, BatteryPct: v.battery, Charging: v.charging,
 		Service: ServiceState{
@@ -123,20 +143,20 @@ func (v *deviceView) row(id uuid.UUID, nowMs int64) DeviceRow {
 	}
 }
 
-// markChangedLocked queues the entry for the live feed; the shard's write
-// lock is held.
-func (s *shard) markChangedLocked(id uuid.UUID, e *entry) {
-	if !e.view.changed {
-		e.view.changed = true
-		s.changed = append(s.changed, id)
+// markChangedLocked queues the entry's view for the live feed; the shard's
+// write lock is held.
+func (s *shard) markChangedLocked(e *entry) {
+	if v := &s.views[e.slot]; !v.changed {
+		v.changed = true
+		s.changed = append(s.changed, e.slot)
 	}
 }
 
-// publish copies an actor's state into its entry for readers of the view.
-func (s *shard) publish(id uuid.UUID, e *entry, st *deviceState) {
+// publish copies an actor's state into its view.
+func (s *shard) publish(e *entry, st *deviceState) {
 	s.mu.Lock()
-	e.view.setState(st)
-	s.markChangedLocked(id, e)
+	s.views[e.slot].setState(st)
+	s.markChangedLocked(e)
 	s.mu.Unlock()
 }
 
@@ -149,7 +169,7 @@ func (d *Directory) Row(id uuid.UUID, now time.Time) (DeviceRow, bool) {
 	if e == nil || e.deleted {
 		return DeviceRow{}, false
 	}
-	return e.view.row(id, now.UnixMilli()), true
+	return s.views[e.slot].row(now.UnixMilli()), true
 }
 
 // DrainChanged appends the devices whose row changed since the last call,
@@ -158,12 +178,11 @@ func (d *Directory) DrainChanged(dst []uuid.UUID) []uuid.UUID {
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()
-		for _, id := range s.changed {
-			if e := s.m[id]; e != nil {
-				e.view.changed = false
-			}
+		for _, slot := range s.changed {
+			v := &s.views[slot]
+			v.changed = false
+			dst = append(dst, v.id)
 		}
-		dst = append(dst, s.changed...)
 		s.changed = s.changed[:0]
 		s.mu.Unlock()
 	}
@@ -183,12 +202,13 @@ func (d *Directory) SetMonitoring(changes []MonitoringChange) {
 		s := d.shard(c.ID)
 		s.mu.Lock()
 		if e := s.m[c.ID]; e != nil && !e.deleted {
-			if e.view.monitoredPkg != c.Monitoring.Package {
-				e.view.monitoredLastFG = 0
+			v := &s.views[e.slot]
+			if v.monitoredPkg != c.Monitoring.Package {
+				v.monitoredLastFG = 0
 			}
-			e.view.setMonitoring(&c.Monitoring)
+			v.setMonitoring(&c.Monitoring)
 			e.gen++
-			s.markChangedLocked(c.ID, e)
+			s.markChangedLocked(e)
 			if e.pid != nil {
 				d.sh.root.Send(e.pid, &monitoringSet{m: c.Monitoring})
 			}
