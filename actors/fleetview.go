@@ -15,9 +15,7 @@ import (
 // when the device reports.
 type deviceView struct {
 	id              uuid.UUID
-	deleted         bool
 	names           string // alias + "\x00" + serial: one allocation, and one string to search
-	aliasLen        uint16
 	model           string
 	agentVersion    string
 	monitoredPkg    string
@@ -25,8 +23,10 @@ type deviceView struct {
 	enrolledAt      int64 // unix ms
 	lastSeen        int64 // unix ms of the newest heartbeat; 0 never
 	monitoredLastFG int64 // unix ms the monitored package was last in the foreground
+	aliasLen        uint16
 	battery         int16 // -1 unknown
 	thresholdMin    int16
+	deleted         bool
 	online          bool
 	charging        bool
 	monitorEnabled  bool

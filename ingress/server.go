@@ -36,6 +36,7 @@ type Config struct {
 	BcryptCost        int           // for new device tokens
 	HeartbeatInterval time.Duration // told to devices at registration
 	AdminKey          string        // NEXMDM_ADMIN_KEY: acts as admin
+	CORSOrigins       []string      // browser origins allowed to call the API; none: same-origin only
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
@@ -103,7 +104,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.m = newHTTPMetrics(deps.Registry, &s.inflight)
 	s.routes()
 	s.srv = &fasthttp.Server{
-		Handler:               s.router.Handler,
+		Handler:               withCORS(cfg.CORSOrigins, s.router.Handler),
 		ErrorHandler:          s.transportError,
 		Name:                  "nexmdm",
 		MaxRequestBodySize:    cfg.MaxBodyBytes,

@@ -38,6 +38,7 @@ type config struct {
 	RateBurst         float64
 	LogLevel          string
 	PprofAddr         string
+	CORSOrigins       []string
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -107,6 +108,20 @@ var envVars = []envVar{
 	{"NEXMDM_DEVICE_RATE", "10", "sustained heartbeats per second per device (0 disables the limit)", float(func(c *config) *float64 { return &c.RateLimit })},
 	{"NEXMDM_DEVICE_BURST", "600", "heartbeats a device may send at once (an offline backlog)", float(func(c *config) *float64 { return &c.RateBurst })},
 	{"NEXMDM_PPROF_ADDR", "", "serve net/http/pprof on this address (keep it on loopback); empty: off", str(func(c *config) *string { return &c.PprofAddr })},
+	{"NEXMDM_CORS_ORIGINS", "", "origins allowed to call the API from a browser, comma-separated (e.g. https://ops.example.com); empty: same-origin only", func(c *config, v string) error {
+		c.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			o = strings.TrimRight(strings.TrimSpace(o), "/")
+			if o == "" {
+				continue
+			}
+			if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+				return fmt.Errorf("%q must be an origin such as https://ops.example.com", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+		return nil
+	}},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

@@ -166,6 +166,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
 	icfg.BcryptCost = cfg.BcryptCost
 	icfg.AdminKey = cfg.AdminKey
+	icfg.CORSOrigins = cfg.CORSOrigins
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
 	a.server = ingress.New(icfg, ingress.Deps{
 		Directory: a.dir, Devices: devices, Audit: pgstore.NewAudit(a.pool),
