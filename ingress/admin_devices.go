@@ -181,7 +181,7 @@ func (s *Server) deviceHeartbeats(ctx *fasthttp.RequestCtx) {
 	span := to.Sub(from)
 	step := time.Duration(stepS) * time.Second
 	if step == 0 {
-		step = max(persistence.BucketWidth, (span/300).Truncate(time.Second))
+		step = max(persistence.BucketWidth, (span / 300).Truncate(time.Second))
 	}
 	if span/step > historyMaxPoints {
 		step = (span/historyMaxPoints + time.Second).Truncate(time.Second)

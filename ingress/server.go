@@ -23,6 +23,7 @@ import (
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/ingress/wshub"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
@@ -40,6 +41,7 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	Feed              wshub.Config // the live feed at /admin/ws
 }
 
 // DefaultConfig holds the local defaults.
@@ -55,6 +57,7 @@ func DefaultConfig() Config {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		Feed:              wshub.DefaultConfig(),
 	}
 }
 
@@ -68,6 +71,7 @@ type Deps struct {
 	Sessions  *adminauth.Sessions
 	Tokens    *devicetoken.Tokens
 	Keys      *signing.Keyring
+	Presence  *Presence                       // the directory's presence listener; the live feed attaches to it
 	Ready     func(ctx context.Context) error // readiness probe for /readyz
 	Registry  *prometheus.Registry            // metrics are registered here and served at /metrics
 	Log       zerolog.Logger
@@ -88,6 +92,7 @@ type Server struct {
 	authFail  *failureLimiter
 	loginFail *failureLimiter
 	m         *httpMetrics
+	hub       *wshub.Hub
 }
 
 // New builds the server and its routes.
@@ -102,6 +107,19 @@ func New(cfg Config, deps Deps) *Server {
 		loginFail: newFailureLimiter(10, time.Minute),
 	}
 	s.m = newHTTPMetrics(deps.Registry, &s.inflight)
+	feedCfg := cfg.Feed
+	feedCfg.AllowedOrigins = append(feedCfg.AllowedOrigins, cfg.CORSOrigins...)
+	var reg prometheus.Registerer
+	if deps.Registry != nil {
+		reg = deps.Registry
+	}
+	s.hub = wshub.New(feedCfg, wshub.Deps{
+		Source: fleetFeed{dir: deps.Directory, now: deps.Now}, Auth: s.feedAuth,
+		Log: deps.Log, Now: deps.Now, Registry: reg,
+	})
+	if deps.Presence != nil {
+		deps.Presence.hub.Store(s.hub)
+	}
 	s.routes()
 	s.srv = &fasthttp.Server{
 		Handler:               withCORS(cfg.CORSOrigins, s.router.Handler),
@@ -155,6 +173,7 @@ func (s *Server) routes() {
 	handle("GET", "/admin/devices/{id}/monitoring", s.authorize(adminauth.Read, s.getMonitoring))
 	handle("PATCH", "/admin/devices/{id}/monitoring", s.authorize(adminauth.Command, s.patchMonitoring))
 	handle("GET", "/admin/fleet/summary", s.authorize(adminauth.Read, s.fleetSummary))
+	handle("GET", "/admin/ws", s.liveFeed)
 	handle("GET", "/healthz", s.healthz)
 	handle("GET", "/readyz", s.readyz)
 	if s.deps.Registry != nil {

@@ -45,6 +45,8 @@ type app struct {
 	server *ingress.Server
 
 	background   context.CancelFunc
+	stopFeed     context.CancelFunc
+	feedDone     chan struct{} // closed when every dashboard connection has ended
 	shuttingDown atomic.Bool
 }
 
@@ -148,9 +150,10 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.SweepInterval = cfg.SweepInterval
 	actorCfg.RateLimit, actorCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	actorCfg.PepperID = tokens.PepperID()
+	presence := &ingress.Presence{}
 	a.dir = actors.NewDirectory(bg, actorCfg, actors.Deps{
 		System: a.system, Sink: a.writer, Devices: devices, Snapshots: a.snaps,
-		Registry: reg, Log: log,
+		Listeners: []actors.StatusListener{presence}, Registry: reg, Log: log,
 	})
 	loadStart := time.Now()
 	if err := a.dir.Start(ctx); err != nil {
@@ -172,8 +175,14 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		Directory: a.dir, Devices: devices, Audit: pgstore.NewAudit(a.pool),
 		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
-		Tokens:   tokens, Keys: keys, Ready: a.ready, Registry: reg, Log: log,
+		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
 	})
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	a.stopFeed, a.feedDone = stopFeed, make(chan struct{})
+	go func() {
+		defer close(a.feedDone)
+		a.server.RunFeed(feedCtx)
+	}()
 	ok = true
 	return a, nil
 }
@@ -220,6 +229,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	a.shuttingDown.Store(true)
 	a.log.Info().Str("event", "server.shutdown.start").Msg("draining")
 	var errs []error
+	a.closeFeed(ctx)
 	if err := a.server.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
 	}
@@ -230,9 +240,23 @@ func (a *app) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// closeFeed ends the dashboards' connections, which the HTTP server's
+// shutdown does not wait for.
+func (a *app) closeFeed(ctx context.Context) {
+	if a.stopFeed == nil {
+		return
+	}
+	a.stopFeed()
+	select {
+	case <-a.feedDone:
+	case <-ctx.Done():
+	}
+}
+
 // close stops everything behind ingress, in dependency order.
 func (a *app) close(ctx context.Context) error {
 	var errs []error
+	a.closeFeed(ctx)
 	if a.background != nil {
 		a.background()
 	}

@@ -71,6 +71,8 @@ type Principal struct {
 	Name   string    // username or key name
 	Role   string    // users
 	Scopes []string  // keys
+
+	ExpiresAt time.Time // when the credential stops working; zero: not known here
 }
 
 // AdminKeyPrincipal is NEXMDM_ADMIN_KEY's caller.
@@ -161,7 +163,7 @@ func (s *Sessions) ParseAccess(token string, now time.Time) (*Principal, error) 
 	if err != nil || !ValidRole(c.Role) {
 		return nil, fmt.Errorf("%w: bad subject or role", ErrInvalidToken)
 	}
-	return &Principal{Kind: "user", ID: id, Name: c.Username, Role: c.Role}, nil
+	return &Principal{Kind: "user", ID: id, Name: c.Username, Role: c.Role, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
 // Secret prefixes tell the kinds of bearer secrets apart.
