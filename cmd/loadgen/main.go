@@ -203,17 +203,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		nexmdm    = fs.String("nexmdm", "bin/nexmdm", "the nexmdm binary")
-		db        = fs.String("db", os.Getenv("DATABASE_URL"), "a PostgreSQL URL; the bench creates nexmdm_bench and nexmdm_bench_baseline beside it")
-		redisURL  = fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL; the bench uses keys under nexmdm-bench: only")
-		work      = fs.String("work", "bench/work", "tokens and server logs, kept between benches")
-		out       = fs.String("out", "bench/results", "where <date>.json and <date>.md go")
-		runs      = fs.Int("runs", 3, "runs per scenario and target")
-		scenarios = fs.String("scenarios", strings.Join(bench.DefaultScenarios, ","), "scenarios to run, comma-separated")
-		scale     = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
-		duration  = fs.Duration("duration", 0, "override every scenario's duration")
-		restarts  = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
-		soak      = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
+		nexmdm     = fs.String("nexmdm", "bin/nexmdm", "the nexmdm binary")
+		db         = fs.String("db", os.Getenv("DATABASE_URL"), "a PostgreSQL URL; the bench creates nexmdm_bench and nexmdm_bench_baseline beside it")
+		redisURL   = fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL; the bench uses keys under nexmdm-bench: only")
+		work       = fs.String("work", "bench/work", "tokens and server logs, kept between benches")
+		out        = fs.String("out", "bench/results", "where <date>.json and <date>.md go")
+		runs       = fs.Int("runs", 3, "runs per scenario and target")
+		scenarios  = fs.String("scenarios", strings.Join(bench.DefaultScenarios, ","), "scenarios to run, comma-separated")
+		scale      = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
+		duration   = fs.Duration("duration", 0, "override every scenario's duration")
+		restarts   = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
+		soak       = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
+		dashboards = fs.Int("dashboards", 100, "live-feed clients in the fan-out runs after stress (0: no fan-out runs)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -228,7 +229,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res, err := bench.Run(ctx, bench.Config{
 		Nexmdm: *nexmdm, Loadgen: self, Postgres: *db, Redis: *redisURL, WorkDir: *work, OutDir: *out,
 		Runs: *runs, Scenarios: strings.Split(*scenarios, ","), Scale: *scale, Duration: *duration,
-		Restarts: *restarts, Soak: *soak, Progress: stderr,
+		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Progress: stderr,
 	})
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	res, err := Run(ctx, Config{
 		Nexmdm: nexmdm, Loadgen: lg, Postgres: db.URL, Redis: rdb.URL, Name: name,
 		WorkDir: work, OutDir: out, Runs: 1, Scale: 0.002, Duration: time.Second,
-		Restarts: 1, Soak: 2 * time.Second,
+		Restarts: 1, Soak: 2 * time.Second, Dashboards: 3,
 	})
 	require.NoError(t, err)
 
@@ -86,6 +86,14 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	assert.NotEmpty(t, res.Soak.Samples)
 	assert.Zero(t, res.Soak.Run.Lost)
 	assert.NotEmpty(t, res.Checks)
+	require.NotNil(t, res.FanOut)
+	require.Len(t, res.FanOut.With, 1)
+	require.Len(t, res.FanOut.Without, 1)
+	require.Len(t, res.FanOut.Feeds, 1)
+	assert.Positive(t, res.FanOut.Feeds[0].Summaries, "each dashboard got the fleet summary")
+	assert.Positive(t, res.FanOut.Feeds[0].Statuses, "the dashboards saw device statuses while the load ran")
+	assert.Zero(t, res.FanOut.Feeds[0].Dropped)
+	assert.Positive(t, res.FanOut.ThroughputRatio)
 
 	day := time.Now().UTC().Format("2006-01-02")
 	js, err := os.ReadFile(filepath.Join(out, day+".json"))
@@ -97,6 +105,7 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "## stress-max")
 	assert.Contains(t, string(md), "## Targets")
+	assert.Contains(t, string(md), "## Live feed fan-out")
 
 	creds, err := loadgen.LoadTokens(filepath.Join(work, "tokens.jsonl"))
 	require.NoError(t, err)

@@ -33,6 +33,15 @@ func (r *Results) checks() []Check {
 		m := s.Median[NexMDM]
 		add("burst: lost rows", "none", fmt.Sprintf("%d lost", m.Lost), m.Lost == 0 && m.RowsCheck)
 	}
+	if f := r.FanOut; f != nil {
+		var dropped int64
+		for _, st := range f.Feeds {
+			dropped += st.Dropped
+		}
+		add(fmt.Sprintf("fan-out: stress stored rows/s with %d dashboards / without", f.Dashboards), "≥ 0.95×",
+			fmt.Sprintf("%.2f×", f.ThroughputRatio), f.ThroughputRatio >= 0.95)
+		add("fan-out: dashboards dropped for reading too slowly", "none", fmt.Sprint(dropped), dropped == 0)
+	}
 	if m := r.Memory; m != nil {
 		add(fmt.Sprintf("memory per live device at %d devices, under load", m.Devices), "≤ 4 KiB", fmt.Sprintf("%.0f B", m.PerDevice), m.PerDevice <= 4096)
 	}
@@ -61,6 +70,7 @@ func (r *Results) Markdown() string {
 		s.markdown(&b)
 	}
 	r.markdownMemory(&b)
+	r.markdownFanOut(&b)
 	if len(r.Checks) > 0 {
 		b.WriteString("\n## Targets\n\n| target | goal | measured | |\n|---|---|---|---|\n")
 		for _, c := range r.Checks {
@@ -118,4 +128,31 @@ func (r *Results) markdownMemory(b *strings.Builder) {
 			rep.Devices, rep.Seconds, rep.Throughput, rep.Latency.P99, rep.Sent-rep.OK, s.Run.Lost,
 			mib(s.Samples[0].RSS), mib(s.Samples[len(s.Samples)-1].RSS), mib(s.RSSMax), s.GrowthMBpm)
 	}
+}
+
+func (r *Results) markdownFanOut(b *strings.Builder) {
+	f := r.FanOut
+	if f == nil || len(f.With) == 0 || len(f.Without) == 0 {
+		return
+	}
+	pick := func(runs []TargetRun, get func(TargetRun) float64) float64 {
+		vals := make([]float64, len(runs))
+		for i, run := range runs {
+			vals[i] = get(run)
+		}
+		return median(vals)
+	}
+	stored := func(r TargetRun) float64 { return r.Report.StoredRate }
+	p99 := func(r TargetRun) float64 { return r.Report.Latency.P99 }
+	var statuses, msgs, bytes int64
+	for _, st := range f.Feeds {
+		statuses, msgs, bytes = statuses+st.Statuses, msgs+st.Messages, bytes+st.Bytes
+	}
+	runs := int64(len(f.Feeds))
+	fmt.Fprintf(b, "\n## Live feed fan-out\n\nThe stress scenario against NexMDM alone and with %d dashboards subscribed to everything on `/admin/ws`, alternating run by run.\n\n", f.Dashboards)
+	b.WriteString("| NexMDM | stored rows/s | p99 ms |\n|---|---:|---:|\n")
+	fmt.Fprintf(b, "| alone | %.0f | %.2f |\n| with %d dashboards | %.0f | %.2f |\n",
+		pick(f.Without, stored), pick(f.Without, p99), f.Dashboards, pick(f.With, stored), pick(f.With, p99))
+	fmt.Fprintf(b, "\nWith / without: stored rows/s **%.2f×**, p99 **%.2f×**. Per run the dashboards together received %d messages carrying %d device statuses (%.1f MB).\n",
+		f.ThroughputRatio, f.P99Ratio, msgs/max(runs, 1), statuses/max(runs, 1), float64(bytes/max(runs, 1))/1e6)
 }

@@ -24,6 +24,7 @@ type Results struct {
 	Memory    *Memory           `json:"memory,omitempty"`
 	Restart   *Restart          `json:"restart,omitempty"`
 	Soak      *Soak             `json:"soak,omitempty"`
+	FanOut    *FanOut           `json:"fan_out,omitempty"`
 	Checks    []Check           `json:"checks"`
 }
 
@@ -161,6 +162,9 @@ func (r *Results) finish() {
 		s.summarize()
 	}
 	r.Memory = r.memory()
+	if r.FanOut != nil {
+		r.FanOut.summarize()
+	}
 	r.Checks = r.checks()
 }
 

@@ -22,7 +22,7 @@ func (b *bench) scenario(ctx context.Context, sc loadgen.Scenario) error {
 		for i := range targetOrder {
 			target := targetOrder[(i+r)%len(targetOrder)]
 			b.logf("-- %s, run %d/%d, %s", sc.Name, r+1, b.cfg.Runs, target)
-			run, err := b.runOnce(ctx, sc, target, uint64(r))
+			run, err := b.runOnce(ctx, sc, target, uint64(r), nil)
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", target, r+1, err)
 			}
@@ -33,9 +33,14 @@ func (b *bench) scenario(ctx context.Context, sc loadgen.Scenario) error {
 	return nil
 }
 
+// attachment is something that runs beside the load, such as dashboards
+// on the live feed; it is attached to the started server and detached when
+// the load ends.
+type attachment func(ctx context.Context, srv *server) (detach func() error, err error)
+
 // runOnce drives a freshly started target with the scenario and checks
 // that every heartbeat it acknowledged as stored is a row.
-func (b *bench) runOnce(ctx context.Context, sc loadgen.Scenario, target string, seed uint64) (run TargetRun, err error) {
+func (b *bench) runOnce(ctx context.Context, sc loadgen.Scenario, target string, seed uint64, attach attachment) (run TargetRun, err error) {
 	srv, err := b.startTarget(ctx, target)
 	if err != nil {
 		return run, err
@@ -47,6 +52,17 @@ func (b *bench) runOnce(ctx context.Context, sc loadgen.Scenario, target string,
 	}()
 	if run.RSSBefore, err = srv.rss(); err != nil {
 		return run, err
+	}
+	if attach != nil {
+		detach, err := attach(ctx, srv)
+		if err != nil {
+			return run, err
+		}
+		defer func() {
+			if detachErr := detach(); err == nil {
+				err = detachErr
+			}
+		}()
 	}
 	c, err := newClient(srv.url, sc.Conns)
 	if err != nil {
