@@ -163,8 +163,8 @@ func (s *Server) resolveTargets(t *bulkTargets) ([]uuid.UUID, *Error) {
 		return nil, fieldError("filter.status", "must be one of online, offline, never")
 	case len(f.Q) > 64 || !printable(f.Q, true):
 		return nil, fieldError("filter.q", "must be at most 64 printable characters")
-	case len(f.AgentVersion) > 64:
-		return nil, fieldError("filter.agent_version", "must be at most 64 characters")
+	case len(f.AgentVersion) > 64 || !printable(f.AgentVersion, true):
+		return nil, fieldError("filter.agent_version", "must be at most 64 printable characters")
 	case f.BatteryBelow < 0 || f.BatteryBelow > 101:
 		return nil, fieldError("filter.battery_below", "must be from 1 to 101, or 0 for any")
 	}

@@ -143,7 +143,7 @@ func (s *Server) finishByID(ctx *fasthttp.RequestCtx, action string, id uuid.UUI
 	}
 }
 
-// listAPIKeys is GET /admin/api-keys.
+// listAPIKeys is GET /admin/keys.
 func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx) {
 	c, cancel := dbContext()
 	defer cancel()
@@ -155,7 +155,7 @@ func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"api_keys": keys})
 }
 
-// createAPIKey is POST /admin/api-keys {name, scopes, expires_in_hours}.
+// createAPIKey is POST /admin/keys {name, scopes, expires_in_hours}.
 // The key is in the answer once and never again.
 func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) {
 	var req struct {
@@ -203,7 +203,7 @@ func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusCreated, map[string]any{"api_key": k, "key": key})
 }
 
-// revokeAPIKey is DELETE /admin/api-keys/{id}.
+// revokeAPIKey is DELETE /admin/keys/{id}.
 func (s *Server) revokeAPIKey(ctx *fasthttp.RequestCtx) {
 	id, e := pathID(ctx, "API key")
 	if e != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/ingress/openapi"
 	"github.com/nexmdm/nexmdm/ingress/wshub"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
@@ -174,6 +175,7 @@ func (s *Server) routes() {
 	handle("PATCH", "/admin/devices/{id}/monitoring", s.authorize(adminauth.Command, s.patchMonitoring))
 	handle("GET", "/admin/fleet/summary", s.authorize(adminauth.Read, s.fleetSummary))
 	handle("GET", "/admin/ws", s.liveFeed)
+	handle("GET", "/openapi.json", openapi.Handler)
 	handle("GET", "/healthz", s.healthz)
 	handle("GET", "/readyz", s.readyz)
 	if s.deps.Registry != nil {

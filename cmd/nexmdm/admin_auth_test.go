@@ -48,6 +48,7 @@ func (a api) do(method, path string, headers map[string]string, body any) answer
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	a.checkDescribed(method, path, resp, raw)
 	out := answer{status: resp.StatusCode, body: map[string]any{}}
 	_ = json.Unmarshal(raw, &out.body)
 	out.code, _ = out.body["error"].(string)
