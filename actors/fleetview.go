@@ -23,6 +23,7 @@ type deviceView struct {
 	enrolledAt      int64 // unix ms
 	lastSeen        int64 // unix ms of the newest heartbeat; 0 never
 	monitoredLastFG int64 // unix ms the monitored package was last in the foreground
+	fedSeen         int64 // lastSeen when the row last went to the live feed
 	aliasLen        uint16
 	battery         int16 // -1 unknown
 	thresholdMin    int16
@@ -102,8 +103,16 @@ func (s *shard) setDeletedLocked(e *entry, deleted bool) {
 	}
 }
 
-// setState copies an actor's visible state.
-func (v *deviceView) setState(st *deviceState) {
+// feedEvery is how often a device's row goes to the live feed when only
+// its times moved: a fleet heartbeating every few seconds would otherwise
+// send every row to every dashboard every second.
+const feedEvery = int64(time.Minute / time.Millisecond)
+
+// setState copies an actor's visible state and reports whether the live
+// feed should show the row again: something on it changed, or its times
+// moved by feedEvery since it was last shown.
+func (v *deviceView) setState(st *deviceState) bool {
+	was := *v
 	v.lastSeen = unixMilli(st.lastSeen)
 	v.online = st.online
 	h := &st.live
@@ -118,6 +127,10 @@ func (v *deviceView) setState(st *deviceState) {
 	}
 	v.setMonitoring(&st.monitoring)
 	v.monitoredLastFG = st.monitoredLastFG
+	return v.online != was.online || v.battery != was.battery || v.charging != was.charging ||
+		v.agentVersion != was.agentVersion || v.monitoredPkg != was.monitoredPkg ||
+		v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin ||
+		v.lastSeen-v.fedSeen >= feedEvery || v.monitoredLastFG-was.monitoredLastFG >= feedEvery
 }
 
 func (v *deviceView) setMonitoring(m *persistence.Monitoring) {
@@ -146,7 +159,9 @@ func (v *deviceView) row(nowMs int64) DeviceRow {
 // markChangedLocked queues the entry's view for the live feed; the shard's
 // write lock is held.
 func (s *shard) markChangedLocked(e *entry) {
-	if v := &s.views[e.slot]; !v.changed {
+	v := &s.views[e.slot]
+	v.fedSeen = v.lastSeen
+	if !v.changed {
 		v.changed = true
 		s.changed = append(s.changed, e.slot)
 	}
@@ -155,8 +170,9 @@ func (s *shard) markChangedLocked(e *entry) {
 // publish copies an actor's state into its view.
 func (s *shard) publish(e *entry, st *deviceState) {
 	s.mu.Lock()
-	s.views[e.slot].setState(st)
-	s.markChangedLocked(e)
+	if s.views[e.slot].setState(st) {
+		s.markChangedLocked(e)
+	}
 	s.mu.Unlock()
 }
 

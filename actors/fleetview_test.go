@@ -232,21 +232,37 @@ func TestSummaryCountsPresenceBatteryAndVersions(t *testing.T) {
 	assert.Equal(t, 1, sum.AgentVersions["1.0"])
 }
 
-func TestChangedDevicesAreDrainedOnceEach(t *testing.T) {
+func TestChangedRowsAreDrainedOnceEachAndOnlyWhenSomethingShows(t *testing.T) {
 	f := newFixture(t)
 	id, secret := f.enroll(t, "a")
 	f.dir.DrainChanged(nil)
-	for i := range 5 {
-		require.Equal(t, actors.Stored, f.report(t, id, secret, persistence.Heartbeat{TS: f.clock.Now().Add(time.Duration(i) * 10 * time.Second)}).Outcome)
+	beat := func(i int, pct int16) {
+		t.Helper()
+		h := battery(pct, false)
+		h.TS = f.clock.Now().Add(time.Duration(i) * 10 * time.Second)
+		require.Equal(t, actors.Stored, f.report(t, id, secret, h).Outcome)
+		f.status(t, id)
 	}
-	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil))
+	for i := range 5 {
+		beat(i, 80)
+	}
+	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "it came online")
 	assert.Empty(t, f.dir.DrainChanged(nil), "nothing changed since")
+
+	beat(5, 80)
+	assert.Empty(t, f.dir.DrainChanged(nil), "only last_seen moved, by less than a minute")
+	beat(6, 79)
+	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "the battery moved")
+	f.clock.Advance(61 * time.Second)
+	beat(7, 79)
+	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "last_seen is refreshed at least once a minute")
 }
 
 func TestListingSurvivesARestart(t *testing.T) {
 	f := newFixture(t)
 	id, secret := f.enroll(t, "kept")
 	require.Equal(t, actors.Stored, f.report(t, id, secret, battery(33, false)).Outcome)
+	f.status(t, id) // the actor has queued its snapshot
 	f.restart(t)
 	row, ok := f.dir.Row(id, f.clock.Now())
 	require.True(t, ok)

@@ -64,7 +64,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx) (*adminauth.Principal, *
 	}
 	p, e := s.resolve(ctx, now)
 	if e != nil {
-		s.authFail.fail(ip, now)
+		if e.Code != "unauthenticated" { // only a wrong secret is a guess worth throttling
+			s.authFail.fail(ip, now)
+		}
 		s.log.Warn().Str("event", "auth.fail").Str("ip", ip).Str("code", e.Code).Bytes("path", ctx.Path()).Msg("authentication failed")
 		return nil, e
 	}
