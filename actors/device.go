@@ -64,8 +64,18 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
 	case *monitoringSet:
 		a.setMonitoring(m.m)
+	case *commandQueued:
+		a.onCommandQueued(m.cmd)
+	case *commandFinished:
+		a.onCommandFinished(m.id)
+	case *authQuery:
+		m.reply <- a.authorize(&m.digest)
 	case *rekey:
-		a.st.creds = m.creds
+		a.st.creds, a.st.fcmToken = m.creds, m.fcmToken
+	case *fcmTokenDead:
+		if a.st.fcmToken == m.token {
+			a.st.fcmToken = ""
+		}
 	case *statusQuery:
 		m.reply <- a.status()
 	case *retire:
@@ -148,6 +158,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 	}
 	a.seen(now)
 	a.noteForeground(h)
+	req.Commands = a.deliver(now)
 	if !h.TS.Before(a.st.live.TS) {
 		a.st.live = *h
 		a.st.live.AppLastForeground = nil
@@ -249,6 +260,7 @@ func (a *deviceActor) setMonitoring(m persistence.Monitoring) {
 }
 
 func (a *deviceActor) onTick(now time.Time) {
+	a.expireCommands(now)
 	if a.st.online && now.Sub(a.st.lastSeen) > a.sh.cfg.OfflineAfter {
 		a.st.online = false
 		a.dirty, a.viewStale = true, true

@@ -39,6 +39,7 @@ type SnapshotStore interface {
 // DeviceStore is the durable device repository (Postgres).
 type DeviceStore interface {
 	Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error)
+	Count(ctx context.Context) (int, error)
 	ForEach(ctx context.Context, fn func(*persistence.DeviceRecord) error) error
 	Tombstones(ctx context.Context) ([]uuid.UUID, error)
 	Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]uuid.UUID, error)
@@ -80,6 +81,8 @@ type shared struct {
 	snapshots    SnapshotStore
 	verifier     *verifier
 	presence     *presence
+	commands     *commandLog
+	dispatch     *actor.PID // the dispatch supervisor; nil when FCM is off
 	actorStopped func(id uuid.UUID, pid *actor.PID)
 }
 
@@ -111,6 +114,7 @@ type Directory struct {
 	props   *actor.Props
 	devices DeviceStore
 	snaps   SnapshotStore
+	cmds    CommandStore
 	log     zerolog.Logger
 	now     func() time.Time
 
@@ -131,6 +135,11 @@ type Deps struct {
 	Sink      persistence.HeartbeatSink
 	Devices   DeviceStore
 	Snapshots SnapshotStore
+	Commands  CommandStore // nil: no commands (tests of other parts)
+	Feed      Publisher    // nil: nobody is told of command transitions
+	Pusher    Pusher       // FCM; nil: commands only reach devices by the pull path
+	Tokens    TokenStore   // forgets dead FCM tokens
+	Dispatch  DispatchConfig
 	Listeners []StatusListener
 	Registry  prometheus.Registerer // nil: no metrics registered
 	Log       zerolog.Logger
@@ -147,7 +156,7 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, log: deps.Log, now: deps.Now}
+	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, cmds: deps.Commands, log: deps.Log, now: deps.Now}
 	for i := range d.shards {
 		d.shards[i].m = make(map[uuid.UUID]*entry)
 	}
@@ -159,7 +168,18 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 		snapshots:    deps.Snapshots,
 		verifier:     newVerifier(ctx, max(1, cfg.BcryptWorkers), deps.Devices, root, cfg.PepperID),
 		presence:     newPresence(deps.Registry, deps.Listeners),
+		commands:     newCommandLog(deps.Commands, deps.Feed, deps.Log),
 		actorStopped: d.actorStopped,
+	}
+	go d.sh.commands.run(ctx, 100*time.Millisecond)
+	if deps.Pusher != nil {
+		cfg := deps.Dispatch
+		if cfg.BatchSize == 0 {
+			cfg = DefaultDispatchConfig()
+		}
+		d.sh.dispatch = root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return &dispatcher{cfg: cfg, pusher: deps.Pusher, tokens: deps.Tokens, dir: d, log: deps.Log, root: root}
+		}))
 	}
 	d.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
 		actor.WithGuardian(stopOnPanic))
@@ -215,6 +235,24 @@ func (d *Directory) Start(ctx context.Context) error {
 		d.shard(id).m[id] = &entry{deleted: true, slot: -1}
 	}
 
+	// Views are sized once: growing 100,000 of them by appends would leave
+	// as much again in garbage that the process keeps for a while.
+	n, err := d.devices.Count(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range d.shards {
+		d.shards[i].views = make([]deviceView, 0, n/shardCount+n/(8*shardCount)+16)
+	}
+	open, err := d.openCommands(ctx, uuid.Nil)
+	if err != nil {
+		return fmt.Errorf("load open commands: %w", err)
+	}
+	byDevice := make(map[uuid.UUID][]persistence.Command)
+	for _, c := range open {
+		byDevice[c.DeviceID] = append(byDevice[c.DeviceID], c)
+	}
+
 	const chunkSize = 1000
 	chunks := make(chan []*persistence.DeviceRecord, 4)
 	g, gctx := errgroup.WithContext(ctx)
@@ -241,7 +279,7 @@ func (d *Directory) Start(ctx context.Context) error {
 	for range 2 {
 		g.Go(func() error {
 			for chunk := range chunks {
-				if err := d.warm(gctx, chunk, cutoff); err != nil {
+				if err := d.warm(gctx, chunk, cutoff, byDevice); err != nil {
 					return err
 				}
 			}
@@ -255,7 +293,7 @@ func (d *Directory) Start(ctx context.Context) error {
 	return nil
 }
 
-func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, cutoff time.Time) error {
+func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, cutoff time.Time, open map[uuid.UUID][]persistence.Command) error {
 	ids := make([]uuid.UUID, len(recs))
 	for i, r := range recs {
 		ids[i] = r.ID
@@ -266,10 +304,13 @@ func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, 
 	}
 	for i, rec := range recs {
 		st, source := d.hydrateState(rec, snaps[i])
+		st.commands = open[rec.ID]
 		s := d.shard(rec.ID)
 		s.mu.Lock()
 		e := s.addLocked(rec.ID, &rec.Facts)
-		s.views[e.slot].setState(&st)
+		v := &s.views[e.slot]
+		v.setState(&st)
+		v.fedSeen = v.lastSeen
 		if st.lastSeen.After(cutoff) {
 			e.pid = d.spawnLocked(rec.ID, e, st, source)
 		}
@@ -421,6 +462,10 @@ func (d *Directory) load(id uuid.UUID) (*loaded, error) {
 		snap = nil
 	}
 	st, source := d.hydrateState(rec, snap)
+	if st.commands, err = d.openCommands(ctx, id); err != nil {
+		d.log.Error().Str("event", "device.hydrate.error").Stringer("device_id", id).Err(err).Msg("load open commands")
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	return &loaded{st: st, source: source, gen: gen}, nil
 }
 
@@ -446,7 +491,7 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 	s.setDeletedLocked(e, false)
 	e.gen++
 	if e.pid != nil {
-		d.sh.root.Send(e.pid, &rekey{creds: c})
+		d.sh.root.Send(e.pid, &rekey{creds: c, fcmToken: facts.FCMToken})
 	}
 }
 
@@ -553,9 +598,10 @@ func (d *Directory) RunSweeper(ctx context.Context) {
 	}
 }
 
-// Shutdown stops every actor. Call it after ingress has stopped and the
-// writer has drained.
+// Shutdown stops every actor and stores the last command transitions. Call
+// it after ingress has stopped and the writer has drained.
 func (d *Directory) Shutdown() {
+	defer d.sh.commands.flush(context.Background())
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()

@@ -21,6 +21,8 @@ type HeartbeatRequest struct {
 	Secret string                     // the presented secret, for a bcrypt check after a pepper change
 	reply  chan HeartbeatReply
 	done   writeNotifier // Write.Notify points here
+
+	Commands []persistence.Command // open commands to deliver in the answer, set by the actor
 }
 
 var requestPool = sync.Pool{New: func() any {
@@ -127,11 +129,29 @@ type tokenChecked struct {
 	err error
 }
 
-// rekey installs new credentials after a re-enrollment.
-type rekey struct{ creds credentials }
+// rekey installs new credentials and FCM token after a re-enrollment.
+type rekey struct {
+	creds    credentials
+	fcmToken string
+}
+
+// fcmTokenDead tells a device actor FCM no longer knows its token.
+type fcmTokenDead struct{ token string }
 
 // monitoringSet installs new monitoring settings.
 type monitoringSet struct{ m persistence.Monitoring }
+
+// commandQueued gives a device actor a new command to deliver.
+type commandQueued struct{ cmd persistence.Command }
+
+// commandFinished tells a device actor its command has a result.
+type commandFinished struct{ id uuid.UUID }
+
+// authQuery asks a device actor whether a token digest is the device's.
+type authQuery struct {
+	digest [32]byte
+	reply  chan Outcome
+}
 
 // statusQuery asks for a DeviceStatus.
 type statusQuery struct{ reply chan DeviceStatus }

@@ -26,6 +26,9 @@ type deviceState struct {
 	monitoredLastFG int64 // unix ms the monitored package was last in the foreground; 0 unknown
 	alerts          AlertState
 
+	commands []persistence.Command // open commands, oldest first; from Postgres, never snapshotted
+	fcmToken string                // where commands are pushed; "" when there is none
+
 	tokens   float64   // rate limiter bucket
 	tokensAt time.Time // when tokens was last refilled
 }
@@ -142,6 +145,7 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 		st.creds.hasRevoked = true
 	}
 	st.monitoring = rec.Monitoring
+	st.fcmToken = rec.Facts.FCMToken
 	if rec.Last != nil {
 		pgLast := persistence.Bucket(rec.Last.TS)
 		if pgLast > st.dedupe.last {

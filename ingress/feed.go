@@ -73,6 +73,13 @@ func (s *Server) RunFeed(ctx context.Context) { s.hub.Run(ctx) }
 // which is built after the directory it reads.
 type Presence struct{ hub atomic.Pointer[wshub.Hub] }
 
+// Publish implements actors.Publisher.
+func (p *Presence) Publish(typ string, deviceID uuid.UUID, data any) {
+	if h := p.hub.Load(); h != nil {
+		h.Publish(typ, deviceID, data)
+	}
+}
+
 // DeviceOnline implements actors.StatusListener.
 func (p *Presence) DeviceOnline(id uuid.UUID, at time.Time) {
 	if h := p.hub.Load(); h != nil {

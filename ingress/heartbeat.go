@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/nexmdm/nexmdm/actors"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence"
 )
 
 // heartbeat is POST /v1/heartbeat: check the request here, let the device
@@ -57,8 +59,9 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
 	defer timer.Stop()
 	select {
 	case rep := <-req.Reply():
+		cmds := req.Commands
 		req.Release()
-		s.answerHeartbeat(ctx, rep)
+		s.answerHeartbeat(ctx, rep, cmds)
 	case <-timer.C:
 		// The actor or writer may still hold req: leave it to the GC.
 		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "timeout",
@@ -80,7 +83,7 @@ func (s *Server) checkTS(ts, now time.Time) *Error {
 	return nil
 }
 
-func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatReply) {
+func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatReply, cmds []persistence.Command) {
 	switch rep.Outcome {
 	case actors.Stored, actors.Deduped:
 		deduped := rep.Outcome == actors.Deduped
@@ -89,7 +92,7 @@ func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatR
 		} else {
 			s.m.heartbeats.WithLabelValues("stored").Inc()
 		}
-		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval)
+		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval, cmds)
 	case actors.Unauthorized:
 		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
 			"the device token is not valid; re-enroll the device"))
@@ -128,13 +131,15 @@ func (s *Server) rejectHeartbeat(ctx *fasthttp.RequestCtx, e *Error) {
 	writeError(ctx, e)
 }
 
-func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Duration) {
+func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Duration, cmds []persistence.Command) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	var buf [96]byte
 	b := append(buf[:0], `{"deduped":`...)
 	b = strconv.AppendBool(b, deduped)
-	b = append(b, `,"commands":[],"heartbeat_interval_s":`...)
+	b = append(b, `,"commands":`...)
+	b = appendDelivered(b, cmds)
+	b = append(b, `,"heartbeat_interval_s":`...)
 	b = strconv.AppendInt(b, int64(interval/time.Second), 10)
 	b = append(b, '}')
 	ctx.SetBody(b)
@@ -147,4 +152,28 @@ func bearerToken(ctx *fasthttp.RequestCtx) []byte {
 		return nil
 	}
 	return bytes.TrimSpace(auth[len(prefix):])
+}
+
+// deliveredCommand is a command as DESIGN.md delivers it to a device.
+type deliveredCommand struct {
+	ID           string `json:"id"`
+	DeviceID     string `json:"device_id"`
+	Type         string `json:"type"`
+	ParamsJSON   string `json:"params_json"`
+	IssuedAtUnix int64  `json:"issued_at_unix"`
+	HMACKeyID    string `json:"hmac_key_id"`
+	Sig          string `json:"sig"`
+}
+
+func appendDelivered(b []byte, cmds []persistence.Command) []byte {
+	if len(cmds) == 0 {
+		return append(b, "[]"...)
+	}
+	out := make([]deliveredCommand, len(cmds))
+	for i, c := range cmds {
+		out[i] = deliveredCommand{ID: c.ID.String(), DeviceID: c.DeviceID.String(), Type: c.Type,
+			ParamsJSON: c.ParamsJSON, IssuedAtUnix: c.IssuedAt.Unix(), HMACKeyID: c.KeyID, Sig: c.Sig}
+	}
+	js, _ := json.Marshal(out) // strings and ints: cannot fail
+	return append(b, js...)
 }

@@ -38,6 +38,7 @@ type Config struct {
 	BcryptCost        int           // for new device tokens
 	HeartbeatInterval time.Duration // told to devices at registration
 	AdminKey          string        // NEXMDM_ADMIN_KEY: acts as admin
+	AllowShell        bool          // NEXMDM_ALLOW_SHELL: the shell command type is accepted
 	CORSOrigins       []string      // browser origins allowed to call the API; none: same-origin only
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -66,6 +67,7 @@ func DefaultConfig() Config {
 type Deps struct {
 	Directory *actors.Directory
 	Devices   *pgstore.Devices
+	Commands  *pgstore.Commands
 	Audit     *pgstore.Audit
 	Users     *pgstore.Users
 	APIKeys   *pgstore.APIKeys
@@ -174,6 +176,10 @@ func (s *Server) routes() {
 	handle("GET", "/admin/devices/{id}/monitoring", s.authorize(adminauth.Read, s.getMonitoring))
 	handle("PATCH", "/admin/devices/{id}/monitoring", s.authorize(adminauth.Command, s.patchMonitoring))
 	handle("GET", "/admin/fleet/summary", s.authorize(adminauth.Read, s.fleetSummary))
+	handle("POST", "/admin/devices/{id}/commands", s.authorize(adminauth.Command, s.createCommand))
+	handle("GET", "/admin/commands", s.authorize(adminauth.Read, s.listCommands))
+	handle("GET", "/admin/commands/{id}", s.authorize(adminauth.Read, s.getCommand))
+	handle("POST", "/v1/action-result", s.actionResult)
 	handle("GET", "/admin/ws", s.liveFeed)
 	handle("GET", "/openapi.json", openapi.Handler)
 	handle("GET", "/healthz", s.healthz)

@@ -113,6 +113,7 @@ type DeviceFacts struct {
 	Model        string
 	AgentVersion string // at enrollment; heartbeats report newer ones
 	EnrolledAt   time.Time
+	FCMToken     string // "" when the device has none, or FCM said it is dead
 }
 
 // DeviceRecord is what the store knows of a device when its actor is
@@ -131,3 +132,40 @@ type DeviceRecord struct {
 
 // ErrNotFound means no such record.
 var ErrNotFound = errors.New("not found")
+
+// Command statuses. A command is open until it is final.
+const (
+	CommandQueued    = "queued"
+	CommandSent      = "sent"      // handed to FCM
+	CommandDelivered = "delivered" // the device fetched it
+	CommandSucceeded = "succeeded"
+	CommandFailed    = "failed"
+	CommandExpired   = "expired"
+)
+
+// CommandFinal reports whether a status ends a command's life.
+func CommandFinal(status string) bool {
+	return status == CommandSucceeded || status == CommandFailed || status == CommandExpired
+}
+
+// Command is a signed command as stored and delivered.
+type Command struct {
+	ID         uuid.UUID
+	DeviceID   uuid.UUID
+	Type       string
+	ParamsJSON string // exactly what was signed
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	KeyID      string
+	Sig        string
+	Status     string
+}
+
+// CommandTransition is a status change of an open command.
+type CommandTransition struct {
+	ID       uuid.UUID
+	DeviceID uuid.UUID
+	Status   string
+	At       time.Time
+	Detail   string
+}

@@ -144,6 +144,9 @@ func TestRolesAndScopesArePermittedRouteByRoute(t *testing.T) {
 		{"PATCH", "/admin/devices/" + missing + "/monitoring", map[string]any{"enabled": false}, commanders},
 		{"PATCH", "/admin/devices/monitoring", map[string]any{"device_ids": []string{missing}, "settings": map[string]any{"enabled": false}}, commanders},
 		{"GET", "/admin/fleet/summary", nil, readers},
+		{"POST", "/admin/devices/" + missing + "/commands", map[string]any{"type": "ping"}, commanders},
+		{"GET", "/admin/commands", nil, readers},
+		{"GET", "/admin/commands/" + missing, nil, readers},
 	}
 	for _, r := range routes {
 		for who, h := range creds {

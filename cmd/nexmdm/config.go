@@ -39,6 +39,10 @@ type config struct {
 	LogLevel          string
 	PprofAddr         string
 	CORSOrigins       []string
+	AllowShell        bool
+	FCMProject        string
+	FCMCredentials    string
+	FCMEndpoint       string
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -120,6 +124,16 @@ var envVars = []envVar{
 			}
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
+		return nil
+	}},
+	{"NEXMDM_FCM_PROJECT_ID", "", "Firebase project that pushes commands with FCM; empty: devices get commands only with their heartbeats (pull)", str(func(c *config) *string { return &c.FCMProject })},
+	{"NEXMDM_FCM_CREDENTIALS_FILE", "", "service-account JSON for FCM; empty: Google application default credentials (or none with NEXMDM_FCM_ENDPOINT)", str(func(c *config) *string { return &c.FCMCredentials })},
+	{"NEXMDM_FCM_ENDPOINT", "", "FCM HTTP v1 endpoint override, e.g. a local fake's http://127.0.0.1:9099/v1; empty: Google's", str(func(c *config) *string { return &c.FCMEndpoint })},
+	{"NEXMDM_ALLOW_SHELL", "0", "1 accepts the shell command type (admin role only, audited with the full command line)", func(c *config, v string) error {
+		if v != "0" && v != "1" {
+			return errors.New("must be 0 or 1")
+		}
+		c.AllowShell = v == "1"
 		return nil
 	}},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},

@@ -151,8 +151,14 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.RateLimit, actorCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	actorCfg.PepperID = tokens.PepperID()
 	presence := &ingress.Presence{}
+	commands := pgstore.NewCommands(a.pool)
+	pusher, err := newPusher(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	a.dir = actors.NewDirectory(bg, actorCfg, actors.Deps{
 		System: a.system, Sink: a.writer, Devices: devices, Snapshots: a.snaps,
+		Commands: commands, Feed: presence, Pusher: pusher, Tokens: devices,
 		Listeners: []actors.StatusListener{presence}, Registry: reg, Log: log,
 	})
 	loadStart := time.Now()
@@ -170,9 +176,10 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.BcryptCost = cfg.BcryptCost
 	icfg.AdminKey = cfg.AdminKey
 	icfg.CORSOrigins = cfg.CORSOrigins
+	icfg.AllowShell = cfg.AllowShell
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
 	a.server = ingress.New(icfg, ingress.Deps{
-		Directory: a.dir, Devices: devices, Audit: pgstore.NewAudit(a.pool),
+		Directory: a.dir, Devices: devices, Commands: commands, Audit: pgstore.NewAudit(a.pool),
 		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,

@@ -1,0 +1,121 @@
+package actors
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// maxDelivered bounds the commands one heartbeat answer carries; the rest
+// follow in the next answers.
+const maxDelivered = 20
+
+// deliver returns the open commands for a heartbeat's answer (the pull
+// path), marking them delivered, and expires the ones past their TTL. The
+// device keys execution on the command id, so a command it already got
+// over FCM, or in an earlier answer, is not run twice.
+func (a *deviceActor) deliver(now time.Time) []persistence.Command {
+	a.expireCommands(now)
+	if len(a.st.commands) == 0 {
+		return nil
+	}
+	n := min(len(a.st.commands), maxDelivered)
+	for i := range n {
+		c := &a.st.commands[i]
+		if c.Status == persistence.CommandQueued || c.Status == persistence.CommandSent {
+			c.Status = persistence.CommandDelivered
+			a.sh.commands.Record(persistence.CommandTransition{
+				ID: c.ID, DeviceID: a.id, Status: persistence.CommandDelivered, At: now, Detail: "fetched with a heartbeat",
+			})
+		}
+	}
+	return slices.Clone(a.st.commands[:n])
+}
+
+// expireCommands ends the open commands whose TTL has passed.
+func (a *deviceActor) expireCommands(now time.Time) {
+	a.st.commands = slices.DeleteFunc(a.st.commands, func(c persistence.Command) bool {
+		if now.Before(c.ExpiresAt) {
+			return false
+		}
+		a.sh.commands.Record(persistence.CommandTransition{
+			ID: c.ID, DeviceID: a.id, Status: persistence.CommandExpired, At: now, Detail: "no result before its TTL",
+		})
+		return true
+	})
+}
+
+func (a *deviceActor) onCommandFinished(id uuid.UUID) {
+	a.st.commands = slices.DeleteFunc(a.st.commands, func(c persistence.Command) bool { return c.ID == id })
+}
+
+// authorize answers whether digest is the device's current token.
+func (a *deviceActor) authorize(digest *[32]byte) Outcome {
+	switch {
+	case a.st.creds.bcrypt != "":
+		return Busy // the first heartbeat after a pepper change re-keys the token
+	case a.st.creds.match(digest):
+		return Stored
+	case a.st.creds.isRevoked(digest):
+		return TokenRevoked
+	}
+	return Unauthorized
+}
+
+func (d *Directory) openCommands(ctx context.Context, device uuid.UUID) ([]persistence.Command, error) {
+	if d.cmds == nil {
+		return nil, nil
+	}
+	return d.cmds.Open(ctx, device)
+}
+
+// QueueCommands hands stored commands to their devices' actors, which
+// deliver them with the next heartbeat answer. Commands of unknown or
+// deleted devices are skipped.
+func (d *Directory) QueueCommands(cmds []persistence.Command) {
+	for _, c := range cmds {
+		_ = d.send(c.DeviceID, &commandQueued{cmd: c})
+	}
+}
+
+// CommandFinished tells a device's actor that a command has its result.
+func (d *Directory) CommandFinished(device, id uuid.UUID) {
+	_ = d.send(device, &commandFinished{id: id})
+}
+
+// Authorize checks a device token digest with the device's actor, as a
+// heartbeat is checked: Stored means it is the device's token.
+func (d *Directory) Authorize(ctx context.Context, device uuid.UUID, digest [32]byte) (Outcome, error) {
+	q := &authQuery{digest: digest, reply: make(chan Outcome, 1)}
+	if err := d.send(device, q); err != nil {
+		return Unauthorized, err
+	}
+	select {
+	case o := <-q.reply:
+		return o, nil
+	case <-ctx.Done():
+		return Busy, ctx.Err()
+	}
+}
+
+// onCommandQueued takes a new command and, when the device has an FCM
+// token, has the dispatch supervisor push it now; the pull path delivers
+// it either way.
+func (a *deviceActor) onCommandQueued(c persistence.Command) {
+	// An actor spawned for this message already loaded it from the store.
+	if !slices.ContainsFunc(a.st.commands, func(o persistence.Command) bool { return o.ID == c.ID }) {
+		a.st.commands = append(a.st.commands, c)
+	}
+	if a.st.fcmToken != "" && a.sh.dispatch != nil {
+		a.sh.root.Send(a.sh.dispatch, &push{cmd: c, token: a.st.fcmToken})
+	}
+}
+
+// FCMTokenDead tells a device's actor to stop pushing to token.
+func (d *Directory) FCMTokenDead(device uuid.UUID, token string) {
+	_ = d.send(device, &fcmTokenDead{token: token})
+}

@@ -1,0 +1,108 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+)
+
+// maxResultOutput bounds a command's output as stored.
+const maxResultOutput = 64 << 10
+
+type actionResultRequest struct {
+	CommandID  uuid.UUID  `json:"command_id"`
+	Status     string     `json:"status"`
+	Message    string     `json:"message"`
+	Output     string     `json:"output"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+func (r *actionResultRequest) validate() *Error {
+	switch {
+	case r.CommandID == uuid.Nil:
+		return &Error{Status: fasthttp.StatusBadRequest, Code: "missing_field", Field: "command_id",
+			Message: "command_id is required: the id of the command this result is for"}
+	case r.Status != persistence.CommandSucceeded && r.Status != persistence.CommandFailed:
+		return fieldError("status", "must be succeeded or failed")
+	case len(r.Message) > 1024:
+		return fieldError("message", "must be at most 1024 bytes")
+	case len(r.Output) > maxResultOutput:
+		return fieldError("output", "must be at most %d bytes; truncate it on the device", maxResultOutput)
+	}
+	return nil
+}
+
+// deviceAuthError answers a device whose token was not accepted.
+func deviceAuthError(o actors.Outcome) *Error {
+	switch o {
+	case actors.TokenRevoked:
+		return errorf(fasthttp.StatusGone, "token_revoked", "this token was replaced when the device re-enrolled; stop using it")
+	case actors.Busy:
+		return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
+			Message: "the device's token is being re-checked; retry after the Retry-After delay", RetryAfter: 5 * time.Second}
+	}
+	return errorf(fasthttp.StatusUnauthorized, "invalid_token", "the device token is not valid; re-enroll the device")
+}
+
+// actionResult is POST /v1/action-result: a device reports how a command
+// ended. It is idempotent: the first result counts, a repeat is 409.
+func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
+	device, secret, ok := devicetoken.Parse(bearerToken(ctx))
+	if !ok {
+		writeError(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
+			"send the device token from registration as Authorization: Bearer <token>"))
+		return
+	}
+	var req actionResultRequest
+	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
+		writeError(ctx, e)
+		return
+	}
+	if e := req.validate(); e != nil {
+		writeError(ctx, e)
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outcome, err := s.deps.Directory.Authorize(c, device, s.deps.Tokens.Digest(secret))
+	if err != nil {
+		writeError(ctx, routeError(err))
+		return
+	}
+	if outcome != actors.Stored {
+		writeError(ctx, deviceAuthError(outcome))
+		return
+	}
+	now := s.now()
+	finished := now
+	if req.FinishedAt != nil {
+		finished = *req.FinishedAt
+	}
+	err = s.deps.Commands.Finish(c, pgstore.Result{
+		CommandID: req.CommandID, DeviceID: device, Status: req.Status, Message: req.Message,
+		Output: req.Output, FinishedAt: finished, At: now,
+	})
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		writeError(ctx, errorf(fasthttp.StatusNotFound, "unknown_command", "this device has no command %s", req.CommandID))
+		return
+	case errors.Is(err, pgstore.ErrCommandFinal):
+		writeError(ctx, errorf(fasthttp.StatusConflict, "command_final", "command %s already has its final status", req.CommandID))
+		return
+	case err != nil:
+		s.log.Error().Str("event", "command.result.error").Err(err).Msg("store command result")
+		writeError(ctx, storeUnavailable())
+		return
+	}
+	s.deps.Directory.CommandFinished(device, req.CommandID)
+	s.hub.Publish("command."+req.Status, device, map[string]any{"command_id": req.CommandID, "status": req.Status, "at": now})
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"command_id": req.CommandID.String(), "status": req.Status})
+}

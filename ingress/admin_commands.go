@@ -1,0 +1,227 @@
+package ingress
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/nexmdm/nexmdm/actors/signing"
+	"github.com/nexmdm/nexmdm/ingress/adminauth"
+	"github.com/nexmdm/nexmdm/persistence"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+)
+
+const (
+	defaultCommandTTL = 10 * time.Minute
+	minCommandTTL     = 5 * time.Second
+	maxCommandTTL     = 24 * time.Hour
+)
+
+type commandRequest struct {
+	Type   string          `json:"type"`
+	Params json.RawMessage `json:"params"`
+	TTLS   *int64          `json:"ttl_s"`
+}
+
+// commandJSON is a command as the admin API shows it.
+type commandJSON struct {
+	ID        string                 `json:"id"`
+	DeviceID  string                 `json:"device_id"`
+	Type      string                 `json:"type"`
+	Params    json.RawMessage        `json:"params"`
+	Status    string                 `json:"status"`
+	IssuedAt  time.Time              `json:"issued_at"`
+	ExpiresAt time.Time              `json:"expires_at"`
+	CreatedBy string                 `json:"created_by"`
+	UpdatedAt time.Time              `json:"updated_at"`
+	Result    *commandResultJSON     `json:"result"`
+	Events    []pgstore.CommandEvent `json:"events,omitempty"`
+}
+
+type commandResultJSON struct {
+	Message    string     `json:"message"`
+	Output     string     `json:"output"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+func toCommandJSON(r *pgstore.CommandRecord) commandJSON {
+	out := commandJSON{
+		ID: r.ID.String(), DeviceID: r.DeviceID.String(), Type: r.Type, Params: json.RawMessage(r.ParamsJSON),
+		Status: r.Status, IssuedAt: r.IssuedAt, ExpiresAt: r.ExpiresAt, CreatedBy: r.CreatedBy,
+		UpdatedAt: r.UpdatedAt, Events: r.Events,
+	}
+	if r.Status == persistence.CommandSucceeded || r.Status == persistence.CommandFailed {
+		out.Result = &commandResultJSON{Message: r.ResultMessage, Output: r.ResultOutput, FinishedAt: r.FinishedAt}
+	}
+	return out
+}
+
+// checkCommand validates a command request for the caller and returns its
+// canonical parameters and TTL.
+func (s *Server) checkCommand(p *adminauth.Principal, req *commandRequest) (string, time.Duration, *Error) {
+	spec, ok := commandCatalogue[req.Type]
+	switch {
+	case req.Type == "":
+		return "", 0, &Error{Status: fasthttp.StatusBadRequest, Code: "missing_field", Field: "type",
+			Message: "type is required: one of " + commandTypes()}
+	case !ok:
+		return "", 0, fieldError("type", "must be one of %s", commandTypes())
+	case spec.gated && !s.cfg.AllowShell:
+		return "", 0, errorf(fasthttp.StatusForbidden, "shell_disabled",
+			"shell commands are off on this server; an operator can enable them with NEXMDM_ALLOW_SHELL=1")
+	case spec.adminOnly && !p.Can(adminauth.Manage):
+		return "", 0, errorf(fasthttp.StatusForbidden, "forbidden", "%s commands need the admin role", req.Type)
+	}
+	ttl := defaultCommandTTL
+	if req.TTLS != nil {
+		ttl = time.Duration(*req.TTLS) * time.Second
+		if ttl < minCommandTTL || ttl > maxCommandTTL {
+			return "", 0, fieldError("ttl_s", "must be from %d to %d seconds", int(minCommandTTL/time.Second), int(maxCommandTTL/time.Second))
+		}
+	}
+	params, e := canonicalParams(req.Type, req.Params)
+	return params, ttl, e
+}
+
+// createCommand is POST /admin/devices/{id}/commands: sign a command for
+// the device, store it queued, and hand it to the device's actor.
+func (s *Server) createCommand(ctx *fasthttp.RequestCtx) {
+	id, _, e := s.pathDevice(ctx)
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	var req commandRequest
+	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
+		writeError(ctx, e)
+		return
+	}
+	p := principal(ctx)
+	params, ttl, e := s.checkCommand(p, &req)
+	if e != nil {
+		s.audit(ctx, "command.create", id.String(), e.Code, map[string]any{"type": req.Type})
+		writeError(ctx, e)
+		return
+	}
+	c, cancel := dbContext()
+	defer cancel()
+	info, err := s.deps.Devices.Info(c, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no device %s", id))
+		return
+	}
+	if err != nil {
+		writeError(ctx, storeUnavailable())
+		return
+	}
+	now := s.now()
+	cmd, err := s.signCommand(id, info.HMACKeyID, req.Type, params, now, ttl)
+	if err != nil {
+		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "the device's signing key is not available"))
+		return
+	}
+	if err := s.deps.Commands.Create(c, []persistence.Command{cmd}, p.Actor(), now); err != nil {
+		s.log.Error().Str("event", "command.create.error").Err(err).Msg("store command")
+		writeError(ctx, storeUnavailable())
+		return
+	}
+	s.deps.Directory.QueueCommands([]persistence.Command{cmd})
+	s.audit(ctx, "command.create", cmd.ID.String(), "ok", map[string]any{
+		"device_id": id, "type": req.Type, "params": json.RawMessage(params), "ttl_s": int64(ttl / time.Second),
+	})
+	rec := pgstore.CommandRecord{Command: cmd, CreatedBy: p.Actor(), UpdatedAt: now}
+	writeJSON(ctx, fasthttp.StatusCreated, toCommandJSON(&rec))
+}
+
+// signCommand builds a queued command signed with the device's key.
+func (s *Server) signCommand(device uuid.UUID, kid, typ, params string, now time.Time, ttl time.Duration) (persistence.Command, error) {
+	key, err := s.deps.Keys.DeviceKey(kid, device)
+	if err != nil {
+		return persistence.Command{}, err
+	}
+	issued := now.Truncate(time.Second)
+	cmd := persistence.Command{
+		ID: uuid.New(), DeviceID: device, Type: typ, ParamsJSON: params,
+		IssuedAt: issued, ExpiresAt: issued.Add(ttl), KeyID: kid, Status: persistence.CommandQueued,
+	}
+	cmd.Sig = signing.Signature(key, cmd.ID.String(), device.String(), typ, issued.Unix(), params)
+	return cmd, nil
+}
+
+// getCommand is GET /admin/commands/{id}: the command, its result and
+// every transition.
+func (s *Server) getCommand(ctx *fasthttp.RequestCtx) {
+	id, e := pathID(ctx, "command")
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	c, cancel := dbContext()
+	defer cancel()
+	rec, err := s.deps.Commands.Get(c, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no command %s", id))
+		return
+	}
+	if err != nil {
+		writeError(ctx, storeUnavailable())
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, toCommandJSON(&rec))
+}
+
+// listCommands is GET /admin/commands?device_id&status&type&limit&cursor,
+// newest first.
+func (s *Server) listCommands(ctx *fasthttp.RequestCtx) {
+	q := newQuery(ctx)
+	cq := pgstore.CommandQuery{
+		Status: q.Enum("status", persistence.CommandQueued, persistence.CommandSent, persistence.CommandDelivered,
+			persistence.CommandSucceeded, persistence.CommandFailed, persistence.CommandExpired),
+		Type:  q.Text("type", 64),
+		Limit: q.Int("limit", 1, 500, 50),
+	}
+	if v := q.args.Peek("device_id"); len(v) > 0 {
+		id, err := uuid.ParseBytes(v)
+		if err != nil {
+			q.fail(fieldError("device_id", "must be a device id (a UUID)"))
+		}
+		cq.DeviceID = id
+	}
+	if v := q.args.Peek("cursor"); len(v) > 0 && q.err == nil {
+		payload, e := s.openCursor("commands", string(v))
+		var cur pgstore.CommandCursor
+		if e == nil && json.Unmarshal([]byte(payload), &cur) != nil {
+			e = errorf(fasthttp.StatusBadRequest, "invalid_cursor", "the cursor is not valid; start from the first page")
+		}
+		q.fail(e)
+		cq.Before = &cur
+	}
+	if q.err != nil {
+		writeError(ctx, q.err)
+		return
+	}
+	c, cancel := dbContext()
+	defer cancel()
+	recs, err := s.deps.Commands.List(c, cq)
+	if err != nil {
+		writeError(ctx, storeUnavailable())
+		return
+	}
+	out := struct {
+		Commands   []commandJSON `json:"commands"`
+		NextCursor *string       `json:"next_cursor"`
+	}{Commands: make([]commandJSON, len(recs))}
+	for i := range recs {
+		out.Commands[i] = toCommandJSON(&recs[i])
+	}
+	if len(recs) == cq.Limit {
+		last := recs[len(recs)-1]
+		b, _ := json.Marshal(pgstore.CommandCursor{IssuedAt: last.IssuedAt, ID: last.ID})
+		cur := s.sealCursor("commands", string(b))
+		out.NextCursor = &cur
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS command_events;
+DROP TABLE IF EXISTS commands;

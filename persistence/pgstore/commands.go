@@ -1,0 +1,239 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// Commands is the command repository: commands, their transitions
+// (command_events) and their results.
+type Commands struct{ pool *pgxpool.Pool }
+
+// NewCommands returns the repository on pool.
+func NewCommands(pool *pgxpool.Pool) *Commands { return &Commands{pool: pool} }
+
+// ErrCommandFinal means the command already has its final status.
+var ErrCommandFinal = errors.New("command is final")
+
+// CommandRecord is a command with who sent it and how it ended.
+type CommandRecord struct {
+	persistence.Command
+	CreatedBy     string
+	UpdatedAt     time.Time
+	ResultMessage string
+	ResultOutput  string
+	FinishedAt    *time.Time
+	Events        []CommandEvent // only from Get
+}
+
+// CommandEvent is one transition of a command.
+type CommandEvent struct {
+	At     time.Time `json:"at"`
+	Status string    `json:"status"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Create stores new queued commands and their first event in one
+// transaction, with COPY, so that a bulk command of thousands is one round
+// trip of each.
+func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, createdBy string, at time.Time) error {
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"commands"},
+			[]string{"id", "device_id", "type", "params_json", "status", "issued_at", "expires_at", "hmac_key_id", "sig", "created_by", "updated_at"},
+			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
+				m := &cmds[i]
+				return []any{m.ID, m.DeviceID, m.Type, m.ParamsJSON, persistence.CommandQueued, m.IssuedAt, m.ExpiresAt, m.KeyID, m.Sig, createdBy, at}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"command_events"}, []string{"command_id", "at", "status", "detail"},
+			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
+				return []any{cmds[i].ID, at, persistence.CommandQueued, "by " + createdBy}, nil
+			}))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create commands: %w", err)
+	}
+	return nil
+}
+
+// Apply records transitions of open commands in one transaction. A
+// transition of a command that is already final, or gone, is skipped: the
+// device's result or a delete came first.
+func (c *Commands) Apply(ctx context.Context, ts []persistence.CommandTransition) error {
+	ids := make([]uuid.UUID, len(ts))
+	statuses, details := make([]string, len(ts)), make([]string, len(ts))
+	ats := make([]time.Time, len(ts))
+	for i, t := range ts {
+		ids[i], statuses[i], ats[i], details[i] = t.ID, t.Status, t.At, t.Detail
+	}
+	_, err := c.pool.Exec(ctx, `
+		WITH t AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) AS t(id, status, at, detail)),
+		moved AS (
+			UPDATE commands c SET status = t.status, updated_at = t.at
+			FROM t WHERE c.id = t.id AND c.status NOT IN ('succeeded', 'failed', 'expired')
+			RETURNING c.id, c.device_id, t.status, t.at, t.detail),
+		events AS (INSERT INTO command_events (command_id, at, status, detail) SELECT id, at, status, detail FROM moved)
+		INSERT INTO audit_log (at, actor, action, target, result, details)
+		SELECT at, 'system', 'command.' || status, id::text, 'ok', jsonb_build_object('device_id', device_id, 'detail', detail) FROM moved`,
+		ids, statuses, ats, details)
+	if err != nil {
+		return fmt.Errorf("apply command transitions: %w", err)
+	}
+	return nil
+}
+
+// Result is what a device reports when it has run a command.
+type Result struct {
+	CommandID  uuid.UUID
+	DeviceID   uuid.UUID
+	Status     string // succeeded or failed
+	Message    string
+	Output     string
+	FinishedAt time.Time // device clock
+	At         time.Time // server clock
+}
+
+// Finish stores a device's result: persistence.ErrNotFound when the device
+// has no such command, ErrCommandFinal when it already ended.
+func (c *Commands) Finish(ctx context.Context, r Result) error {
+	var state string
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2 FOR UPDATE`,
+			r.CommandID, r.DeviceID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return persistence.ErrNotFound
+		}
+		if err != nil || persistence.CommandFinal(state) {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE commands SET status = $2, updated_at = $3, result_message = $4, result_output = $5, finished_at = $6
+			WHERE id = $1`, r.CommandID, r.Status, r.At, r.Message, r.Output, r.FinishedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO command_events (command_id, at, status, detail) VALUES ($1, $2, $3, $4)`,
+			r.CommandID, r.At, r.Status, r.Message); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, target, result, details)
+			VALUES ($1, 'device:' || $2::text, 'command.' || $3, $4::text, 'ok', jsonb_build_object('message', $5::text))`,
+			r.At, r.DeviceID, r.Status, r.CommandID, r.Message)
+		return err
+	})
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return err
+	case err != nil:
+		return fmt.Errorf("finish command: %w", err)
+	case persistence.CommandFinal(state):
+		return ErrCommandFinal
+	}
+	return nil
+}
+
+const commandColumns = `id, device_id, type, params_json, status, issued_at, expires_at, hmac_key_id, sig,
+	created_by, updated_at, result_message, result_output, finished_at`
+
+func scanCommand(row pgx.CollectableRow) (CommandRecord, error) {
+	var r CommandRecord
+	m := &r.Command
+	err := row.Scan(&m.ID, &m.DeviceID, &m.Type, &m.ParamsJSON, &m.Status, &m.IssuedAt, &m.ExpiresAt, &m.KeyID, &m.Sig,
+		&r.CreatedBy, &r.UpdatedAt, &r.ResultMessage, &r.ResultOutput, &r.FinishedAt)
+	return r, err
+}
+
+// Open returns the open commands of devices, oldest first, for their
+// actors: of one device, or of all when device is uuid.Nil.
+func (c *Commands) Open(ctx context.Context, device uuid.UUID) ([]persistence.Command, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+commandColumns+` FROM commands
+		WHERE status IN ('queued', 'sent', 'delivered') AND ($1 = '00000000-0000-0000-0000-000000000000'::uuid OR device_id = $1)
+		ORDER BY issued_at`, device)
+	if err != nil {
+		return nil, fmt.Errorf("open commands: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, scanCommand)
+	if err != nil {
+		return nil, fmt.Errorf("open commands: %w", err)
+	}
+	out := make([]persistence.Command, len(recs))
+	for i := range recs {
+		out[i] = recs[i].Command
+	}
+	return out, nil
+}
+
+// Get reads a command with its events, or persistence.ErrNotFound.
+func (c *Commands) Get(ctx context.Context, id uuid.UUID) (CommandRecord, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+commandColumns+` FROM commands WHERE id = $1`, id)
+	if err != nil {
+		return CommandRecord{}, fmt.Errorf("get command: %w", err)
+	}
+	rec, err := pgx.CollectExactlyOneRow(rows, scanCommand)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return rec, persistence.ErrNotFound
+	}
+	if err != nil {
+		return rec, fmt.Errorf("get command: %w", err)
+	}
+	rows, err = c.pool.Query(ctx, `SELECT at, status, detail FROM command_events WHERE command_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return rec, fmt.Errorf("get command events: %w", err)
+	}
+	rec.Events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[CommandEvent])
+	if err != nil {
+		return rec, fmt.Errorf("get command events: %w", err)
+	}
+	return rec, nil
+}
+
+// CommandQuery filters a command listing, newest first.
+type CommandQuery struct {
+	DeviceID uuid.UUID // uuid.Nil: every device
+	Status   string
+	Type     string
+	Before   *CommandCursor
+	Limit    int
+}
+
+// CommandCursor is the position after the last command of a page.
+type CommandCursor struct {
+	IssuedAt time.Time
+	ID       uuid.UUID
+}
+
+// List pages through commands newest first.
+func (c *Commands) List(ctx context.Context, q CommandQuery) ([]CommandRecord, error) {
+	var beforeAt *time.Time
+	var beforeID *uuid.UUID
+	if q.Before != nil {
+		beforeAt, beforeID = &q.Before.IssuedAt, &q.Before.ID
+	}
+	var device *uuid.UUID
+	if q.DeviceID != uuid.Nil {
+		device = &q.DeviceID
+	}
+	rows, err := c.pool.Query(ctx, `SELECT `+commandColumns+` FROM commands
+		WHERE ($1::uuid IS NULL OR device_id = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR type = $3)
+		  AND ($4::timestamptz IS NULL OR (issued_at, id) < ($4, $5::uuid))
+		ORDER BY issued_at DESC, id DESC LIMIT $6`,
+		device, q.Status, q.Type, beforeAt, beforeID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list commands: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, scanCommand)
+	if err != nil {
+		return nil, fmt.Errorf("list commands: %w", err)
+	}
+	return recs, nil
+}
