@@ -130,7 +130,7 @@ func fcmMessage(p *push) *messaging.Message {
 		"id": c.ID.String(), "device_id": c.DeviceID.String(), "type": c.Type, "params_json": c.ParamsJSON,
 		"issued_at_unix": c.IssuedAt.Unix(), "hmac_key_id": c.KeyID, "sig": c.Sig,
 	})
-	ttl := time.Until(c.ExpiresAt)
+	ttl := max(0, time.Until(c.ExpiresAt)) // FCM drops it when the command would have expired
 	return &messaging.Message{
 		Token:   p.token,
 		Data:    map[string]string{"kind": "command", "command": string(body)},

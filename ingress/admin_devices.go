@@ -3,7 +3,6 @@ package ingress
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,12 +115,8 @@ func (s *Server) deviceDetail(ctx *fasthttp.RequestCtx) {
 	c, cancel := dbContext()
 	defer cancel()
 	info, err := s.deps.Devices.Info(c, id)
-	if errors.Is(err, persistence.ErrNotFound) {
-		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no device %s", id))
-		return
-	}
 	if err != nil {
-		writeError(ctx, storeUnavailable())
+		writeError(ctx, lookupError(err, "device", id))
 		return
 	}
 	st, err := s.deps.Directory.Status(c, id)

@@ -57,12 +57,8 @@ func (s *Server) getMonitoring(ctx *fasthttp.RequestCtx) {
 	c, cancel := dbContext()
 	defer cancel()
 	m, err := s.deps.Devices.Monitoring(c, id)
-	if errors.Is(err, persistence.ErrNotFound) {
-		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no device %s", id))
-		return
-	}
 	if err != nil {
-		writeError(ctx, storeUnavailable())
+		writeError(ctx, lookupError(err, "device", id))
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, monitoringAnswer(id, m, &row))

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
+	"github.com/nexmdm/nexmdm/persistence"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
@@ -31,6 +33,15 @@ type sessionUser struct {
 func storeUnavailable() *Error {
 	return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
 		Message: "the database did not answer; retry", RetryAfter: time.Second}
+}
+
+// lookupError answers a failed read of one thing: 404 naming it when it
+// does not exist, 503 otherwise.
+func lookupError(err error, what string, id fmt.Stringer) *Error {
+	if errors.Is(err, persistence.ErrNotFound) {
+		return errorf(fasthttp.StatusNotFound, "not_found", "no %s %s", what, id)
+	}
+	return storeUnavailable()
 }
 
 // login is POST /admin/auth/login {username, password}. Failures are

@@ -178,6 +178,7 @@ func (s *Server) routes() {
 	handle("GET", "/admin/fleet/summary", s.authorize(adminauth.Read, s.fleetSummary))
 	handle("POST", "/admin/devices/{id}/commands", s.authorize(adminauth.Command, s.createCommand))
 	handle("GET", "/admin/commands", s.authorize(adminauth.Read, s.listCommands))
+	handle("POST", "/admin/commands/bulk", s.authorize(adminauth.Command, s.bulkCommand))
 	handle("GET", "/admin/commands/{id}", s.authorize(adminauth.Read, s.getCommand))
 	handle("POST", "/v1/action-result", s.actionResult)
 	handle("GET", "/admin/ws", s.liveFeed)

@@ -215,6 +215,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		restarts   = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
 		soak       = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
 		dashboards = fs.Int("dashboards", 100, "live-feed clients in the fan-out runs after stress (0: no fan-out runs)")
+		commands   = fs.Int("commands", 2000, "commands per round-trip run after fleet (0: none)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -229,7 +230,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res, err := bench.Run(ctx, bench.Config{
 		Nexmdm: *nexmdm, Loadgen: self, Postgres: *db, Redis: *redisURL, WorkDir: *work, OutDir: *out,
 		Runs: *runs, Scenarios: strings.Split(*scenarios, ","), Scale: *scale, Duration: *duration,
-		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Progress: stderr,
+		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Commands: *commands, Progress: stderr,
 	})
 	if err != nil {
 		return err

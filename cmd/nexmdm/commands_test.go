@@ -173,3 +173,34 @@ func TestShellNeedsTheSwitchAndTheAdminRoleAndIsAuditedInFull(t *testing.T) {
 	raw, _ := json.Marshal(entries[0])
 	assert.True(t, bytes.Contains(raw, []byte("pm list packages | grep kiosk")), "the full command line is audited: %s", raw)
 }
+
+func TestBulkCommandSignsOneCommandPerDevice(t *testing.T) {
+	d := newCommandDevice(t)
+	r := d.do("POST", "/admin/commands/bulk", adminKeyHeader, map[string]any{
+		"filter": map[string]any{"q": "shop"}, "type": "set_config", "params": map[string]any{"heartbeat_interval_s": 60},
+	})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	assert.EqualValues(t, 2, r.body["queued"])
+
+	for _, reg := range d.regs {
+		dev := commandDevice{fleetAPI: d.fleetAPI, reg: reg}
+		cmds := dev.pull() // verified with this device's own key
+		require.Len(t, cmds, 1)
+		assert.Equal(t, `{"heartbeat_interval_s":60}`, cmds[0].ParamsJSON)
+	}
+
+	r = d.do("POST", "/admin/commands/bulk", adminKeyHeader, map[string]any{
+		"device_ids": []string{d.regs[1].DeviceID}, "type": "ping",
+	})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	assert.EqualValues(t, 1, r.body["queued"])
+
+	for name, body := range map[string]map[string]any{
+		"invalid_targets": {"type": "ping"},
+		"invalid_field":   {"device_ids": []string{d.regs[0].DeviceID}, "type": "explode"},
+	} {
+		assert.Equal(t, name, d.do("POST", "/admin/commands/bulk", adminKeyHeader, body).code)
+	}
+	audit := d.get("/admin/audit?action=command.bulk_create").body["entries"].([]any)
+	assert.Len(t, audit, 4, "every bulk request is audited, refused ones too")
+}

@@ -35,6 +35,7 @@ type Config struct {
 	Restarts   int           // restart-to-ready measurements after stress
 	Soak       time.Duration // 0: no soak
 	Dashboards int           // live-feed clients in the fan-out runs after stress; 0: none
+	Commands   int           // commands per round-trip run after fleet; 0: none
 	Progress   io.Writer     // nil: quiet
 	Now        func() time.Time
 }
@@ -110,6 +111,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		if sc.Name == "stress" && cfg.Restarts > 0 {
 			if err := b.restarts(ctx); err != nil {
 				return nil, fmt.Errorf("restart: %w", err)
+			}
+		}
+		if sc.Name == "fleet" && cfg.Commands > 0 {
+			if err := b.commandRoundTrip(ctx, sc.Devices); err != nil {
+				return nil, fmt.Errorf("commands: %w", err)
 			}
 		}
 		if sc.Name == "stress" && cfg.Dashboards > 0 {
@@ -213,7 +219,7 @@ func (b *bench) startNexmdm(ctx context.Context) (*server, error) {
 	return srv, err
 }
 
-func (b *bench) startNexmdmOn(ctx context.Context, db, prefix string) (*server, time.Duration, error) {
+func (b *bench) startNexmdmOn(ctx context.Context, db, prefix string, extraEnv ...string) (*server, time.Duration, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, 0, err
@@ -225,6 +231,7 @@ func (b *bench) startNexmdmOn(ctx context.Context, db, prefix string) (*server, 
 		// the heartbeat path never runs bcrypt, so this changes nothing measured
 		"NEXMDM_BCRYPT_COST=4",
 	}
+	env = append(env, extraEnv...)
 	return startServer(ctx, NexMDM, b.logDir(), addr, b.cfg.Nexmdm, []string{"serve"}, env)
 }
 

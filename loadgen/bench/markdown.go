@@ -33,6 +33,10 @@ func (r *Results) checks() []Check {
 		m := s.Median[NexMDM]
 		add("burst: lost rows", "none", fmt.Sprintf("%d lost", m.Lost), m.Lost == 0 && m.RowsCheck)
 	}
+	if c := r.Commands; c != nil {
+		add(fmt.Sprintf("commands: round trip at %d devices, admin POST to device result (p50 / p99)", c.Devices), "reported, none lost",
+			fmt.Sprintf("%.1f / %.1f ms, %d lost", c.P50, c.P99, c.Lost), c.Lost == 0 && len(c.Runs) > 0)
+	}
 	if f := r.FanOut; f != nil {
 		var dropped int64
 		for _, st := range f.Feeds {
@@ -71,6 +75,10 @@ func (r *Results) Markdown() string {
 	}
 	r.markdownMemory(&b)
 	r.markdownFanOut(&b)
+	if c := r.Commands; c != nil {
+		fmt.Fprintf(&b, "\n## Commands\n\n%d `ping` commands per run to %d devices at %.0f/s, pushed through the firebase client to a local FCM fake; each device posts its result at once. Round trip from the admin's POST to the accepted result: **p50 %.1f ms, p99 %.1f ms** (medians of %d runs), %d lost.\n",
+			c.Commands, c.Devices, c.Rate, c.P50, c.P99, len(c.Runs), c.Lost)
+	}
 	if len(r.Checks) > 0 {
 		b.WriteString("\n## Targets\n\n| target | goal | measured | |\n|---|---|---|---|\n")
 		for _, c := range r.Checks {

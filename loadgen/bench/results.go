@@ -25,6 +25,7 @@ type Results struct {
 	Restart   *Restart          `json:"restart,omitempty"`
 	Soak      *Soak             `json:"soak,omitempty"`
 	FanOut    *FanOut           `json:"fan_out,omitempty"`
+	Commands  *CommandRoundTrip `json:"command_round_trip,omitempty"`
 	Checks    []Check           `json:"checks"`
 }
 

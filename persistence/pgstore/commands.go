@@ -237,3 +237,22 @@ func (c *Commands) List(ctx context.Context, q CommandQuery) ([]CommandRecord, e
 	}
 	return recs, nil
 }
+
+// KeyIDs returns the signing key id of each device in ids that exists.
+func (c *Commands) KeyIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, hmac_key_id FROM devices WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("device key ids: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]string, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		var kid string
+		if err := rows.Scan(&id, &kid); err != nil {
+			return nil, fmt.Errorf("device key ids: %w", err)
+		}
+		out[id] = kid
+	}
+	return out, rows.Err()
+}
