@@ -25,9 +25,8 @@ type TokenStore interface {
 
 // DispatchConfig tunes the dispatch supervisor.
 type DispatchConfig struct {
-	BatchSize   int           // messages per SendEach; FCM allows 500
-	Linger      time.Duration // how long a batch waits to fill
-	InFlight    int           // SendEach calls at once
+	BatchSize   int // messages per SendEach; FCM allows 500
+	InFlight    int // SendEach calls at once; pushes that arrive meanwhile form the next batch
 	MaxAttempts int           // after these, the command waits for the pull path
 	Backoff     time.Duration // first retry delay; doubled per attempt
 	SendTimeout time.Duration
@@ -35,7 +34,7 @@ type DispatchConfig struct {
 
 // DefaultDispatchConfig suits FCM's limits.
 func DefaultDispatchConfig() DispatchConfig {
-	return DispatchConfig{BatchSize: 500, Linger: 20 * time.Millisecond, InFlight: 4, MaxAttempts: 5,
+	return DispatchConfig{BatchSize: 500, InFlight: 4, MaxAttempts: 5,
 		Backoff: 500 * time.Millisecond, SendTimeout: 30 * time.Second}
 }
 
@@ -46,17 +45,17 @@ type push struct {
 	attempt int
 }
 
-type (
-	dispatchFlush struct{}
-	dispatchDone  struct {
-		batch []*push
-		resp  *messaging.BatchResponse
-		err   error
-	}
-)
+// dispatchDone is a SendEach call's answer.
+type dispatchDone struct {
+	batch []*push
+	resp  *messaging.BatchResponse
+	err   error
+}
 
 // dispatcher is the dispatch supervisor actor. Device actors send it pushes
-// and never wait: it batches them into SendEach calls made off the actor,
+// and never wait. A push goes out at once when a sender is free; while all
+// are busy, pushes queue and leave together, up to BatchSize a call (the
+// writer's group commit, for FCM). Calls are made off the actor; it
 // retries 5xx and quota errors with backoff, forgets unregistered tokens,
 // and records `sent` for what FCM accepted. Whatever FCM does not take
 // still reaches the device by the pull path.
@@ -71,7 +70,6 @@ type dispatcher struct {
 	root     *actor.RootContext
 	queue    []*push
 	inFlight int
-	timer    bool // a flush is scheduled
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
@@ -80,24 +78,12 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		d.self = ctx.Self()
 	case *push:
 		d.queue = append(d.queue, m)
-		d.schedule()
-	case dispatchFlush:
-		d.timer = false
 		d.flush()
 	case *dispatchDone:
 		d.inFlight--
 		d.settle(m)
 		d.flush()
 	}
-}
-
-func (d *dispatcher) schedule() {
-	if d.timer {
-		return
-	}
-	d.timer = true
-	// A timer goroutine, not ReceiveTimeout, whose passivation path races (#1139).
-	time.AfterFunc(d.cfg.Linger, func() { d.root.Send(d.self, dispatchFlush{}) })
 }
 
 func (d *dispatcher) flush() {
