@@ -62,6 +62,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.onTokenChecked(m)
 	case *hydrated:
 		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
+		a.pushQueued()
 	case *monitoringSet:
 		a.setMonitoring(m.m)
 	case *commandQueued:

@@ -106,10 +106,26 @@ func (d *Directory) Authorize(ctx context.Context, device uuid.UUID, digest [32]
 // token, has the dispatch supervisor push it now; the pull path delivers
 // it either way.
 func (a *deviceActor) onCommandQueued(c persistence.Command) {
-	// An actor spawned for this message already loaded it from the store.
-	if !slices.ContainsFunc(a.st.commands, func(o persistence.Command) bool { return o.ID == c.ID }) {
-		a.st.commands = append(a.st.commands, c)
+	// An actor spawned for this message loaded it from the store, and its
+	// hydration pushed it already.
+	if slices.ContainsFunc(a.st.commands, func(o persistence.Command) bool { return o.ID == c.ID }) {
+		return
 	}
+	a.st.commands = append(a.st.commands, c)
+	a.push(c)
+}
+
+// pushQueued pushes the commands FCM has not taken yet, when an actor
+// starts: after a restart they would otherwise wait for the pull path.
+func (a *deviceActor) pushQueued() {
+	for _, c := range a.st.commands {
+		if c.Status == persistence.CommandQueued {
+			a.push(c)
+		}
+	}
+}
+
+func (a *deviceActor) push(c persistence.Command) {
 	if a.st.fcmToken != "" && a.sh.dispatch != nil {
 		a.sh.root.Send(a.sh.dispatch, &push{cmd: c, token: a.st.fcmToken})
 	}

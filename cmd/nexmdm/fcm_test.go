@@ -123,3 +123,24 @@ func TestFCMServerErrorsAndQuotaAreRetried(t *testing.T) {
 	assert.Equal(t, 3, f.fcm.Attempts("tok-flaky-1"))
 	assert.Len(t, f.fcm.Messages(), 1)
 }
+
+// A command queued while FCM could not take it is pushed when the server
+// starts again, even to a device that has not reported for long.
+func TestQueuedCommandsArePushedAfterARestart(t *testing.T) {
+	fcm, err := fakefcm.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { fcm.Close() })
+	e, _, _ := newTestEnv(t)
+	first := startInProcess(t, e) // no FCM configured
+	f := fcmFleet{api: api{t: t, base: e.url()}, fcm: fcm, client: newClient(e.url())}
+	reg := f.enroll("later-1", "tok-later-1")
+	id := f.command(reg, "lock")
+	require.NoError(t, first.shutdown(context.Background()))
+
+	e["NEXMDM_FCM_PROJECT_ID"] = "nexmdm-test"
+	e["NEXMDM_FCM_ENDPOINT"] = fcm.Endpoint()
+	startInProcess(t, e)
+	f.awaitStatus(id, "sent")
+	require.Len(t, fcm.Messages(), 1)
+	assert.Equal(t, "tok-later-1", fcm.Messages()[0].Token)
+}

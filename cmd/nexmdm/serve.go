@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,7 @@ type app struct {
 	stopFeed     context.CancelFunc
 	feedDone     chan struct{} // closed when every dashboard connection has ended
 	shuttingDown atomic.Bool
+	closeOnce    sync.Once
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully: stop
@@ -262,6 +264,13 @@ func (a *app) closeFeed(ctx context.Context) {
 
 // close stops everything behind ingress, in dependency order.
 func (a *app) close(ctx context.Context) error {
+	var err error
+	a.closeOnce.Do(func() { err = a.closeParts(ctx) })
+	return err
+}
+
+// closeParts is close, once: the actor system panics on a second Shutdown.
+func (a *app) closeParts(ctx context.Context) error {
 	var errs []error
 	a.closeFeed(ctx)
 	if a.background != nil {
