@@ -25,8 +25,8 @@ type TokenStore interface {
 
 // DispatchConfig tunes the dispatch supervisor.
 type DispatchConfig struct {
-	BatchSize   int // messages per SendEach; FCM allows 500
-	InFlight    int // SendEach calls at once; pushes that arrive meanwhile form the next batch
+	BatchSize   int           // messages per SendEach; FCM allows 500
+	InFlight    int           // SendEach calls at once; pushes that arrive meanwhile form the next batch
 	MaxAttempts int           // after these, the command waits for the pull path
 	Backoff     time.Duration // first retry delay; doubled per attempt
 	SendTimeout time.Duration
