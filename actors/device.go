@@ -72,7 +72,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	case *authQuery:
 		m.reply <- a.authorize(&m.digest)
 	case *rekey:
-		a.st.creds, a.st.fcmToken = m.creds, m.fcmToken
+		a.st.creds, a.st.fcmToken, a.st.keyID = m.creds, m.fcmToken, m.keyID
 	case *fcmTokenDead:
 		if a.st.fcmToken == m.token {
 			a.st.fcmToken = ""
@@ -160,6 +160,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 	a.seen(now)
 	a.noteForeground(h)
 	req.Commands = a.deliver(now)
+	a.rotateKey(req)
 	if !h.TS.Before(a.st.live.TS) {
 		a.st.live = *h
 		a.st.live.AppLastForeground = nil

@@ -135,3 +135,29 @@ func (a *deviceActor) push(c persistence.Command) {
 func (d *Directory) FCMTokenDead(device uuid.UUID, token string) {
 	_ = d.send(device, &fcmTokenDead{token: token})
 }
+
+// rotateKey hands a device the current master key's command key until the
+// device says it holds it; from then on its commands are signed with it.
+// Until then they are signed with the key it has, which stays valid.
+func (a *deviceActor) rotateKey(req *HeartbeatRequest) {
+	current := a.sh.cfg.HMACKeyID
+	if current == "" || a.st.keyID == current {
+		return
+	}
+	if req.KeyID != current {
+		req.NewKey = current
+		return
+	}
+	a.st.keyID = current
+	if a.sh.tokens == nil {
+		return
+	}
+	id, store, log := a.id, a.sh.tokens, a.sh.log
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := store.SetHMACKeyID(ctx, id, current); err != nil {
+			log.Error().Str("event", "device.hmac_key.error").Stringer("device_id", id).Err(err).Msg("record rotated key id")
+		}
+	}()
+}

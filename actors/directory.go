@@ -55,6 +55,7 @@ type Config struct {
 	SweepInterval     time.Duration // how often actors check time-based transitions
 	WarmWindow        time.Duration // devices seen this recently get an actor at start
 	PepperID          string        // id of the pepper ingress digests tokens with
+	HMACKeyID         string        // the current master key: devices holding another are handed its key
 	BcryptWorkers     int           // concurrent bcrypt checks after a pepper change
 	HydrateTimeout    time.Duration // limit on loading one device's state
 }
@@ -82,6 +83,8 @@ type shared struct {
 	verifier     *verifier
 	presence     *presence
 	commands     *commandLog
+	tokens       TokenStore
+	log          zerolog.Logger
 	dispatch     *actor.PID // the dispatch supervisor; nil when FCM is off
 	actorStopped func(id uuid.UUID, pid *actor.PID)
 }
@@ -138,7 +141,7 @@ type Deps struct {
 	Commands  CommandStore // nil: no commands (tests of other parts)
 	Feed      Publisher    // nil: nobody is told of command transitions
 	Pusher    Pusher       // FCM; nil: commands only reach devices by the pull path
-	Tokens    TokenStore   // forgets dead FCM tokens
+	Tokens    TokenStore   // forgets dead FCM tokens, records rotated key ids
 	Dispatch  DispatchConfig
 	Listeners []StatusListener
 	Registry  prometheus.Registerer // nil: no metrics registered
@@ -169,6 +172,8 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 		verifier:     newVerifier(ctx, max(1, cfg.BcryptWorkers), deps.Devices, root, cfg.PepperID),
 		presence:     newPresence(deps.Registry, deps.Listeners),
 		commands:     newCommandLog(deps.Commands, deps.Feed, deps.Log),
+		tokens:       deps.Tokens,
+		log:          deps.Log,
 		actorStopped: d.actorStopped,
 	}
 	go d.sh.commands.run(ctx, 100*time.Millisecond)
@@ -491,7 +496,7 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 	s.setDeletedLocked(e, false)
 	e.gen++
 	if e.pid != nil {
-		d.sh.root.Send(e.pid, &rekey{creds: c, fcmToken: facts.FCMToken})
+		d.sh.root.Send(e.pid, &rekey{creds: c, fcmToken: facts.FCMToken, keyID: facts.HMACKeyID})
 	}
 }
 

@@ -18,9 +18,12 @@ type Pusher interface {
 	SendEach(ctx context.Context, msgs []*messaging.Message) (*messaging.BatchResponse, error)
 }
 
-// TokenStore forgets FCM tokens that FCM says are no longer registered.
+// TokenStore keeps what devices hold: it forgets FCM tokens that FCM says
+// are no longer registered, and records which master key a device's
+// command key derives from once the device has the current one.
 type TokenStore interface {
 	ForgetFCMToken(ctx context.Context, device uuid.UUID, token string) error
+	SetHMACKeyID(ctx context.Context, device uuid.UUID, kid string) error
 }
 
 // DispatchConfig tunes the dispatch supervisor.

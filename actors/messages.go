@@ -23,6 +23,8 @@ type HeartbeatRequest struct {
 	done   writeNotifier // Write.Notify points here
 
 	Commands []persistence.Command // open commands to deliver in the answer, set by the actor
+	KeyID    string                // the master key id the device says its command key derives from; "" unsaid
+	NewKey   string                // set by the actor: hand the device the key of this master key id
 }
 
 var requestPool = sync.Pool{New: func() any {
@@ -133,6 +135,7 @@ type tokenChecked struct {
 type rekey struct {
 	creds    credentials
 	fcmToken string
+	keyID    string
 }
 
 // fcmTokenDead tells a device actor FCM no longer knows its token.

@@ -28,6 +28,7 @@ type deviceState struct {
 
 	commands []persistence.Command // open commands, oldest first; from Postgres, never snapshotted
 	fcmToken string                // where commands are pushed; "" when there is none
+	keyID    string                // master key of the device's command key, as the store has it
 
 	tokens   float64   // rate limiter bucket
 	tokensAt time.Time // when tokens was last refilled
@@ -146,6 +147,7 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 	}
 	st.monitoring = rec.Monitoring
 	st.fcmToken = rec.Facts.FCMToken
+	st.keyID = rec.Facts.HMACKeyID
 	if rec.Last != nil {
 		pgLast := persistence.Bucket(rec.Last.TS)
 		if pgLast > st.dedupe.last {

@@ -2,11 +2,13 @@ package ingress
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/nexmdm/nexmdm/actors"
@@ -35,7 +37,7 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
 
 	req := actors.NewHeartbeatRequest()
 	h := &req.Write.Heartbeat
-	if e := parseHeartbeat(ctx.PostBody(), h); e != nil {
+	if e := parseHeartbeat(ctx.PostBody(), h, &req.KeyID); e != nil {
 		req.Release()
 		s.rejectHeartbeat(ctx, e)
 		return
@@ -59,9 +61,9 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
 	defer timer.Stop()
 	select {
 	case rep := <-req.Reply():
-		cmds := req.Commands
+		cmds, newKey := req.Commands, req.NewKey
 		req.Release()
-		s.answerHeartbeat(ctx, rep, cmds)
+		s.answerHeartbeat(ctx, rep, cmds, s.keyRotation(id, newKey))
 	case <-timer.C:
 		// The actor or writer may still hold req: leave it to the GC.
 		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "timeout",
@@ -83,7 +85,7 @@ func (s *Server) checkTS(ts, now time.Time) *Error {
 	return nil
 }
 
-func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatReply, cmds []persistence.Command) {
+func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatReply, cmds []persistence.Command, rotation []byte) {
 	switch rep.Outcome {
 	case actors.Stored, actors.Deduped:
 		deduped := rep.Outcome == actors.Deduped
@@ -92,7 +94,7 @@ func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatR
 		} else {
 			s.m.heartbeats.WithLabelValues("stored").Inc()
 		}
-		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval, cmds)
+		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval, cmds, rotation)
 	case actors.Unauthorized:
 		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
 			"the device token is not valid; re-enroll the device"))
@@ -131,7 +133,7 @@ func (s *Server) rejectHeartbeat(ctx *fasthttp.RequestCtx, e *Error) {
 	writeError(ctx, e)
 }
 
-func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Duration, cmds []persistence.Command) {
+func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Duration, cmds []persistence.Command, rotation []byte) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	var buf [96]byte
@@ -141,6 +143,7 @@ func writeHeartbeatOK(ctx *fasthttp.RequestCtx, deduped bool, interval time.Dura
 	b = appendDelivered(b, cmds)
 	b = append(b, `,"heartbeat_interval_s":`...)
 	b = strconv.AppendInt(b, int64(interval/time.Second), 10)
+	b = append(b, rotation...)
 	b = append(b, '}')
 	ctx.SetBody(b)
 }
@@ -176,4 +179,18 @@ func appendDelivered(b []byte, cmds []persistence.Command) []byte {
 	}
 	js, _ := json.Marshal(out) // strings and ints: cannot fail
 	return append(b, js...)
+}
+
+// keyRotation is the heartbeat answer's `"hmac_rotation"` member, which
+// hands a device the command key of the current master key, or nil.
+func (s *Server) keyRotation(device uuid.UUID, kid string) []byte {
+	if kid == "" {
+		return nil
+	}
+	key, err := s.deps.Keys.DeviceKey(kid, device)
+	if err != nil {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"hmac_key_id": kid, "hmac_key": base64.StdEncoding.EncodeToString(key)})
+	return append([]byte(`,"hmac_rotation":`), b...)
 }

@@ -30,7 +30,7 @@ const (
 // are ignored; a field of the wrong type or out of range is an error naming
 // it; null counts as absent. Strings are copied (interned), since the body
 // is recycled when the handler returns.
-func parseHeartbeat(body []byte, h *persistence.Heartbeat) *Error {
+func parseHeartbeat(body []byte, h *persistence.Heartbeat, keyID *string) *Error {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(body)
@@ -74,6 +74,7 @@ func parseHeartbeat(body []byte, h *persistence.Heartbeat) *Error {
 	f.boolean("doze_whitelisted", persistence.HasDozeWhitelisted, &h.DozeWhitelisted)
 	f.boolean("net_validated", persistence.HasNetValidated, &h.NetValidated)
 	f.integer("queue_depth", persistence.HasQueueDepth, 0, maxQueueDepth, func(n int64) { h.QueueDepth = int32(n) })
+	f.str("hmac_key_id", 0, 64, keyID) // not stored: it only steers key rotation
 	if f.err != nil {
 		return f.err
 	}

@@ -18,7 +18,7 @@ func TestParseHeartbeatReadsEveryField(t *testing.T) {
 		"app_last_foreground":{"com.example.kiosk":1763888405000,"com.android.settings":0},
 		"power_ok":true,"doze_whitelisted":false,"net_validated":true,"queue_depth":7,"future_field":[1]}`
 	var h persistence.Heartbeat
-	require.Nil(t, parseHeartbeat([]byte(body), &h))
+	require.Nil(t, parseHeartbeat([]byte(body), &h, new(string)))
 	assert.True(t, h.TS.Equal(time.Date(2026, 11, 23, 9, 0, 5, 250e6, time.UTC)))
 	assert.Equal(t, time.UTC, h.TS.Location())
 	assert.Equal(t, int16(64), h.BatteryPct)
@@ -42,7 +42,7 @@ func TestParseHeartbeatReadsEveryField(t *testing.T) {
 
 func TestParseHeartbeatTreatsMissingAndNullAsAbsent(t *testing.T) {
 	var h persistence.Heartbeat
-	require.Nil(t, parseHeartbeat([]byte(`{"ts":"2026-11-23T10:00:00Z","battery_pct":null}`), &h))
+	require.Nil(t, parseHeartbeat([]byte(`{"ts":"2026-11-23T10:00:00Z","battery_pct":null}`), &h, new(string)))
 	assert.Zero(t, h.Has)
 }
 
@@ -75,7 +75,7 @@ func TestParseHeartbeatNamesTheFieldAtFault(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var h persistence.Heartbeat
-		e := parseHeartbeat([]byte(tc.body), &h)
+		e := parseHeartbeat([]byte(tc.body), &h, new(string))
 		if assert.NotNil(t, e, "parseHeartbeat(%s)", tc.body) {
 			assert.Equal(t, 400, e.Status)
 			assert.Equal(t, tc.code, e.Code, "parseHeartbeat(%s)", tc.body)
@@ -96,7 +96,7 @@ func BenchmarkParseHeartbeat(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var h persistence.Heartbeat
-		if e := parseHeartbeat(body, &h); e != nil {
+		if e := parseHeartbeat(body, &h, new(string)); e != nil {
 			b.Fatal(e)
 		}
 	}

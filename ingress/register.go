@@ -124,7 +124,7 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	facts := persistence.DeviceFacts{Alias: req.Alias, Serial: req.Serial, Model: req.Model,
-		AgentVersion: req.AgentVersion, EnrolledAt: enrolled.EnrolledAt, FCMToken: req.FCMToken}
+		AgentVersion: req.AgentVersion, EnrolledAt: enrolled.EnrolledAt, FCMToken: req.FCMToken, HMACKeyID: kid}
 	s.deps.Directory.Enrolled(enrolled.ID, facts, digest[:], s.deps.Tokens.PepperID(), enrolled.RevokedDigest)
 	key, err := s.deps.Keys.DeviceKey(kid, enrolled.ID)
 	if err != nil {

@@ -114,6 +114,7 @@ type DeviceFacts struct {
 	AgentVersion string // at enrollment; heartbeats report newer ones
 	EnrolledAt   time.Time
 	FCMToken     string // "" when the device has none, or FCM said it is dead
+	HMACKeyID    string // the master key the device's command key derives from
 }
 
 // DeviceRecord is what the store knows of a device when its actor is

@@ -83,6 +83,7 @@ type Heartbeat struct {
 	DozeWhitelisted   *bool            `json:"doze_whitelisted,omitempty"`
 	NetValidated      *bool            `json:"net_validated,omitempty"`
 	QueueDepth        *int             `json:"queue_depth,omitempty"`
+	HMACKeyID         string           `json:"hmac_key_id,omitempty"` // the newest command key the device holds
 }
 
 // HeartbeatResponse is the answer to a stored or deduped heartbeat.
@@ -90,6 +91,15 @@ type HeartbeatResponse struct {
 	Deduped            bool              `json:"deduped"`
 	Commands           []json.RawMessage `json:"commands"`
 	HeartbeatIntervalS int               `json:"heartbeat_interval_s"`
+	HMACRotation       *KeyRotation      `json:"hmac_rotation,omitempty"`
+}
+
+// KeyRotation hands a device the command key of the server's current master
+// key. The device keeps its old key too, and says it holds the new one by
+// sending hmac_key_id in its next heartbeats.
+type KeyRotation struct {
+	HMACKeyID string `json:"hmac_key_id"`
+	HMACKey   string `json:"hmac_key"` // base64
 }
 
 // Register enrolls a device with an admin or enrollment key.

@@ -50,6 +50,7 @@ func (h *Heartbeat) AppendJSON(dst []byte) []byte {
 	b = appendBool(b, "doze_whitelisted", h.DozeWhitelisted)
 	b = appendBool(b, "net_validated", h.NetValidated)
 	b = appendInt(b, "queue_depth", h.QueueDepth)
+	b = appendString(b, "hmac_key_id", h.HMACKeyID)
 	return append(b, '}')
 }
 

@@ -152,6 +152,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.SweepInterval = cfg.SweepInterval
 	actorCfg.RateLimit, actorCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	actorCfg.PepperID = tokens.PepperID()
+	actorCfg.HMACKeyID = keys.Current()
 	presence := &ingress.Presence{}
 	commands := pgstore.NewCommands(a.pool)
 	pusher, err := newPusher(ctx, cfg)

@@ -77,7 +77,7 @@ func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
 const deviceRecordSQL = `
 	SELECT d.id, d.token_digest, d.token_pepper_id, d.token_bcrypt, d.revoked_token_digest,
 		d.monitored_package, d.monitor_display_name, d.monitor_threshold_min, d.monitor_enabled,
-		d.auto_remediate, d.alias, d.serial, d.model, d.agent_version, d.enrolled_at, d.fcm_token,
+		d.auto_remediate, d.alias, d.serial, d.model, d.agent_version, d.enrolled_at, d.fcm_token, d.hmac_key_id,
 		s.ts, s.received_at, s.battery_pct, s.charging, s.ram_used_mb, s.ram_total_mb,
 		s.uptime_s, s.net_type, s.ssid, s.signal_dbm, s.agent_version, s.agent_version_code,
 		s.foreground_pkg, s.app_last_foreground, s.power_ok, s.doze_whitelisted,
@@ -149,7 +149,7 @@ func scanDeviceRecord(rows pgx.Rows) (*persistence.DeviceRecord, error) {
 	err := rows.Scan(&r.ID, &r.TokenDigest, &r.PepperID, &r.TokenBcrypt, &r.RevokedDigest,
 		&r.Monitoring.Package, &r.Monitoring.DisplayName, &r.Monitoring.ThresholdMin,
 		&r.Monitoring.Enabled, &r.Monitoring.AutoRemediate,
-		&r.Facts.Alias, &r.Facts.Serial, &r.Facts.Model, &r.Facts.AgentVersion, &r.Facts.EnrolledAt, &r.Facts.FCMToken,
+		&r.Facts.Alias, &r.Facts.Serial, &r.Facts.Model, &r.Facts.AgentVersion, &r.Facts.EnrolledAt, &r.Facts.FCMToken, &r.Facts.HMACKeyID,
 		&ts, &received, &battery, &charging, &ramUsed, &ramTotal, &uptime, &netType, &ssid,
 		&signal, &agent, &agentCode, &fgPkg, &appFg, &powerOK, &doze, &netValid, &queue)
 	if err != nil {
@@ -239,6 +239,15 @@ func (d *Devices) SetTokenDigest(ctx context.Context, id uuid.UUID, digest []byt
 	}
 	if tag.RowsAffected() == 0 {
 		return persistence.ErrNotFound
+	}
+	return nil
+}
+
+// SetHMACKeyID records that a device now holds the command key derived
+// from master key kid.
+func (d *Devices) SetHMACKeyID(ctx context.Context, id uuid.UUID, kid string) error {
+	if _, err := d.pool.Exec(ctx, `UPDATE devices SET hmac_key_id = $2 WHERE id = $1`, id, kid); err != nil {
+		return fmt.Errorf("set hmac key id: %w", err)
 	}
 	return nil
 }
