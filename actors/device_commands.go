@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,13 +74,60 @@ func (d *Directory) openCommands(ctx context.Context, device uuid.UUID) ([]persi
 	return d.cmds.Open(ctx, device)
 }
 
-// QueueCommands hands stored commands to their devices' actors, which
-// deliver them with the next heartbeat answer. Commands of unknown or
-// deleted devices are skipped.
+// QueueCommands hands stored commands to their devices' actors, which push
+// them and deliver them with the next heartbeat answer. Devices without a
+// live actor are woken in the background, a few at a time, so that a bulk
+// command to 10,000 idle devices neither waits for 10,000 hydrations nor
+// takes the database from ingest. Unknown and deleted devices are skipped.
 func (d *Directory) QueueCommands(cmds []persistence.Command) {
+	var idle []persistence.Command
 	for _, c := range cmds {
-		_ = d.send(c.DeviceID, &commandQueued{cmd: c})
+		if !d.sendIfLive(c.DeviceID, &commandQueued{cmd: c}) {
+			idle = append(idle, c)
+		}
 	}
+	if len(idle) > 0 {
+		go d.wake(idle)
+	}
+}
+
+// sendIfLive sends msg to the device's actor if it has one; it reports
+// false when the device exists but its actor must be hydrated first.
+func (d *Directory) sendIfLive(id uuid.UUID, msg any) bool {
+	s := d.shard(id)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.m[id]
+	switch {
+	case e == nil || e.deleted:
+		return true // nothing to deliver to
+	case e.pid == nil:
+		return false
+	}
+	d.sh.root.Send(e.pid, msg)
+	return true
+}
+
+// wakeWorkers bounds the hydrations a bulk command runs at once.
+const wakeWorkers = 4
+
+func (d *Directory) wake(cmds []persistence.Command) {
+	next := make(chan persistence.Command)
+	var wg sync.WaitGroup
+	for range wakeWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				_ = d.send(c.DeviceID, &commandQueued{cmd: c})
+			}
+		}()
+	}
+	for _, c := range cmds {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
 }
 
 // CommandFinished tells a device's actor that a command has its result.

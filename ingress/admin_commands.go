@@ -234,7 +234,7 @@ func (s *Server) bulkCommand(ctx *fasthttp.RequestCtx) {
 	params, ttl, e := s.checkCommand(p, &req.commandRequest)
 	var ids []uuid.UUID
 	if e == nil {
-		ids, e = s.resolveTargets(&req.bulkTargets)
+		ids, e = s.resolveTargets(&req.bulkTargets, maxBulkTargets)
 	}
 	details := map[string]any{"type": req.Type, "filter": req.Filter, "targets": len(ids)}
 	if params != "" { // checked and canonical: the audit shows what was sent

@@ -12,9 +12,6 @@ import (
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
-// maxBulkTargets bounds the devices one bulk request may change.
-const maxBulkTargets = 10_000
-
 // androidPackage is a Java-style package name, as Android requires.
 var androidPackage = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$`)
 
@@ -125,56 +122,6 @@ func (s *Server) applyMonitoring(ctx *fasthttp.RequestCtx, ids []uuid.UUID, p *m
 	return saved, nil
 }
 
-// bulkTargets names the devices of a bulk request: a list of ids or a
-// filter, exactly one of them.
-type bulkTargets struct {
-	DeviceIDs []uuid.UUID `json:"device_ids"`
-	Filter    *filterJSON `json:"filter"`
-}
-
-// filterJSON is the listing's filter as a request body.
-type filterJSON struct {
-	Status       string `json:"status"`
-	Q            string `json:"q"`
-	AgentVersion string `json:"agent_version"`
-	BatteryBelow int16  `json:"battery_below"`
-	ServiceDown  bool   `json:"service_down"`
-}
-
-// resolveTargets returns the target ids, checked against the limit.
-func (s *Server) resolveTargets(t *bulkTargets) ([]uuid.UUID, *Error) {
-	switch {
-	case (t.DeviceIDs == nil) == (t.Filter == nil):
-		return nil, errorf(fasthttp.StatusBadRequest, "invalid_targets", "send either device_ids or filter, not both and not neither")
-	case t.DeviceIDs != nil && len(t.DeviceIDs) == 0:
-		return nil, fieldError("device_ids", "must name at least one device")
-	case len(t.DeviceIDs) > maxBulkTargets:
-		return nil, fieldError("device_ids", "must name at most %d devices; split the request", maxBulkTargets)
-	case t.DeviceIDs != nil:
-		return t.DeviceIDs, nil
-	}
-	f := t.Filter
-	switch {
-	case f.Status != "" && f.Status != "online" && f.Status != "offline" && f.Status != "never":
-		return nil, fieldError("filter.status", "must be one of online, offline, never")
-	case len(f.Q) > 64 || !printable(f.Q, true):
-		return nil, fieldError("filter.q", "must be at most 64 printable characters")
-	case len(f.AgentVersion) > 64 || !printable(f.AgentVersion, true):
-		return nil, fieldError("filter.agent_version", "must be at most 64 printable characters")
-	case f.BatteryBelow < 0 || f.BatteryBelow > 101:
-		return nil, fieldError("filter.battery_below", "must be from 1 to 101, or 0 for any")
-	}
-	ids, total := s.deps.Directory.SelectDevices(actors.DeviceFilter{
-		Presence: f.Status, Search: f.Q, AgentVersion: f.AgentVersion,
-		BatteryBelow: f.BatteryBelow, ServiceDown: f.ServiceDown,
-	}, s.now(), maxBulkTargets+1)
-	if total > maxBulkTargets {
-		return nil, errorf(fasthttp.StatusUnprocessableEntity, "too_many_targets",
-			"the filter matches %d devices; a bulk request takes at most %d, so narrow the filter", total, maxBulkTargets)
-	}
-	return ids, nil
-}
-
 // bulkMonitoring is PATCH /admin/devices/monitoring: one patch for many
 // devices, applied to all of them or to none.
 func (s *Server) bulkMonitoring(ctx *fasthttp.RequestCtx) {
@@ -195,7 +142,7 @@ func (s *Server) bulkMonitoring(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	ids, e := s.resolveTargets(&req.bulkTargets)
+	ids, e := s.resolveTargets(&req.bulkTargets, maxBulkTargets)
 	if e != nil {
 		writeError(ctx, e)
 		return

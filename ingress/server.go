@@ -65,20 +65,21 @@ func DefaultConfig() Config {
 
 // Deps are the edge's collaborators.
 type Deps struct {
-	Directory *actors.Directory
-	Devices   *pgstore.Devices
-	Commands  *pgstore.Commands
-	Audit     *pgstore.Audit
-	Users     *pgstore.Users
-	APIKeys   *pgstore.APIKeys
-	Sessions  *adminauth.Sessions
-	Tokens    *devicetoken.Tokens
-	Keys      *signing.Keyring
-	Presence  *Presence                       // the directory's presence listener; the live feed attaches to it
-	Ready     func(ctx context.Context) error // readiness probe for /readyz
-	Registry  *prometheus.Registry            // metrics are registered here and served at /metrics
-	Log       zerolog.Logger
-	Now       func() time.Time // nil: time.Now
+	Directory  *actors.Directory
+	Devices    *pgstore.Devices
+	Commands   *pgstore.Commands
+	Selections *pgstore.Selections
+	Audit      *pgstore.Audit
+	Users      *pgstore.Users
+	APIKeys    *pgstore.APIKeys
+	Sessions   *adminauth.Sessions
+	Tokens     *devicetoken.Tokens
+	Keys       *signing.Keyring
+	Presence   *Presence                       // the directory's presence listener; the live feed attaches to it
+	Ready      func(ctx context.Context) error // readiness probe for /readyz
+	Registry   *prometheus.Registry            // metrics are registered here and served at /metrics
+	Log        zerolog.Logger
+	Now        func() time.Time // nil: time.Now
 }
 
 // Server is the HTTP edge.
@@ -170,6 +171,7 @@ func (s *Server) routes() {
 	handle("GET", "/admin/audit", s.authorize(adminauth.Manage, s.listAudit))
 	handle("GET", "/admin/devices", s.authorize(adminauth.Read, s.listDevices))
 	handle("PATCH", "/admin/devices/monitoring", s.authorize(adminauth.Command, s.bulkMonitoring))
+	handle("POST", "/admin/devices/selection", s.authorize(adminauth.Read, s.createSelection))
 	handle("GET", "/admin/devices/{id}", s.authorize(adminauth.Read, s.deviceDetail))
 	handle("DELETE", "/admin/devices/{id}", s.authorize(adminauth.Manage, s.deleteDevice))
 	handle("GET", "/admin/devices/{id}/heartbeats", s.authorize(adminauth.Read, s.deviceHeartbeats))

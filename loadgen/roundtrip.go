@@ -48,7 +48,7 @@ func (r *RoundTrip) Run(ctx context.Context) (*RoundTripReport, error) {
 	}
 	var (
 		mu   sync.Mutex
-		sent = map[string]time.Time{} // device id -> when its command was posted
+		sent = map[string][]time.Time{} // device id -> when its unanswered commands were posted, oldest first
 		hist = hdrhistogram.New(latLowest, latHighest, latDigits)
 		done = make(chan struct{}, r.Commands)
 	)
@@ -60,10 +60,11 @@ func (r *RoundTrip) Run(ctx context.Context) (*RoundTripReport, error) {
 					return
 				}
 				mu.Lock()
-				at, ok := sent[d.DeviceID]
-				delete(sent, d.DeviceID)
+				q := sent[d.DeviceID]
+				ok := len(q) > 0
 				if ok {
-					hist.RecordValue(time.Since(at).Microseconds())
+					hist.RecordValue(time.Since(q[0]).Microseconds())
+					sent[d.DeviceID] = q[1:]
 				}
 				mu.Unlock()
 				if ok {
@@ -83,7 +84,7 @@ func (r *RoundTrip) Run(ctx context.Context) (*RoundTripReport, error) {
 		}
 		d := r.Devices[i%len(r.Devices)]
 		mu.Lock()
-		sent[d.DeviceID] = time.Now()
+		sent[d.DeviceID] = append(sent[d.DeviceID], time.Now())
 		mu.Unlock()
 		if err := r.post(ctx, d.DeviceID); err != nil {
 			return nil, err

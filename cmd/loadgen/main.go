@@ -216,6 +216,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		soak       = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
 		dashboards = fs.Int("dashboards", 100, "live-feed clients in the fan-out runs after stress (0: no fan-out runs)")
 		commands   = fs.Int("commands", 2000, "commands per round-trip run after fleet (0: none)")
+		bulk       = fs.Int("bulk", 10000, "devices of the bulk command sent during fleet runs (0: none)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -230,7 +231,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res, err := bench.Run(ctx, bench.Config{
 		Nexmdm: *nexmdm, Loadgen: self, Postgres: *db, Redis: *redisURL, WorkDir: *work, OutDir: *out,
 		Runs: *runs, Scenarios: strings.Split(*scenarios, ","), Scale: *scale, Duration: *duration,
-		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Commands: *commands, Progress: stderr,
+		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Commands: *commands, BulkTargets: *bulk, Progress: stderr,
 	})
 	if err != nil {
 		return err

@@ -146,6 +146,7 @@ func TestRolesAndScopesArePermittedRouteByRoute(t *testing.T) {
 		{"GET", "/admin/fleet/summary", nil, readers},
 		{"POST", "/admin/devices/" + missing + "/commands", map[string]any{"type": "ping"}, commanders},
 		{"GET", "/admin/commands", nil, readers},
+		{"POST", "/admin/devices/selection", map[string]any{"device_ids": []string{missing}}, readers},
 		{"POST", "/admin/commands/bulk", map[string]any{"device_ids": []string{missing}, "type": "ping"}, commanders},
 		{"GET", "/admin/commands/" + missing, nil, readers},
 	}

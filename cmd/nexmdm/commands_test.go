@@ -204,3 +204,23 @@ func TestBulkCommandSignsOneCommandPerDevice(t *testing.T) {
 	audit := d.get("/admin/audit?action=command.bulk_create").body["entries"].([]any)
 	assert.Len(t, audit, 4, "every bulk request is audited, refused ones too")
 }
+
+// A selection is a snapshot: devices enrolled after it are not in it, and a
+// bulk command by it reaches exactly the devices it holds.
+func TestBulkCommandBySelectionReachesTheSnapshot(t *testing.T) {
+	d := newCommandDevice(t)
+	sel := d.do("POST", "/admin/devices/selection", adminKeyHeader, map[string]any{"filter": map[string]any{"q": "shop"}})
+	require.Equal(t, 201, sel.status, "%v", sel.body)
+	assert.EqualValues(t, 2, sel.body["count"])
+	enrollFleet(t, d.client, "shop-late", 1) // matches the filter, but after the snapshot
+
+	r := d.do("POST", "/admin/commands/bulk", adminKeyHeader, map[string]any{"selection_id": sel.body["selection_id"], "type": "lock"})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	assert.EqualValues(t, 2, r.body["queued"])
+
+	r = d.do("POST", "/admin/commands/bulk", adminKeyHeader, map[string]any{"selection_id": "00000000-0000-4000-8000-000000000000", "type": "lock"})
+	assert.Equal(t, 404, r.status)
+	assert.Equal(t, "selection_not_found", r.code)
+	r = d.do("POST", "/admin/devices/selection", adminKeyHeader, map[string]any{"device_ids": []string{d.regs[0].DeviceID}, "filter": map[string]any{}})
+	assert.Equal(t, "invalid_targets", r.code)
+}

@@ -182,7 +182,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.AllowShell = cfg.AllowShell
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
 	a.server = ingress.New(icfg, ingress.Deps{
-		Directory: a.dir, Devices: devices, Commands: commands, Audit: pgstore.NewAudit(a.pool),
+		Directory: a.dir, Devices: devices, Commands: commands, Selections: pgstore.NewSelections(a.pool), Audit: pgstore.NewAudit(a.pool),
 		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,

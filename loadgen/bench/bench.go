@@ -21,23 +21,24 @@ import (
 
 // Config says what to run and where.
 type Config struct {
-	Nexmdm     string // the nexmdm binary
-	Loadgen    string // the loadgen binary: it serves the no-op and baseline targets
-	Postgres   string // a database URL; the bench creates its own databases beside it
-	Redis      string
-	Name       string // names the bench's databases and Redis keys; default "nexmdm_bench"
-	WorkDir    string // tokens and server logs, kept between runs
-	OutDir     string // where results go; "" writes no files
-	Runs       int    // runs per scenario and target; medians are reported
-	Scenarios  []string
-	Scale      float64       // devices × this; 1 is the real bench
-	Duration   time.Duration // overrides every scenario's duration when > 0
-	Restarts   int           // restart-to-ready measurements after stress
-	Soak       time.Duration // 0: no soak
-	Dashboards int           // live-feed clients in the fan-out runs after stress; 0: none
-	Commands   int           // commands per round-trip run after fleet; 0: none
-	Progress   io.Writer     // nil: quiet
-	Now        func() time.Time
+	Nexmdm      string // the nexmdm binary
+	Loadgen     string // the loadgen binary: it serves the no-op and baseline targets
+	Postgres    string // a database URL; the bench creates its own databases beside it
+	Redis       string
+	Name        string // names the bench's databases and Redis keys; default "nexmdm_bench"
+	WorkDir     string // tokens and server logs, kept between runs
+	OutDir      string // where results go; "" writes no files
+	Runs        int    // runs per scenario and target; medians are reported
+	Scenarios   []string
+	Scale       float64       // devices × this; 1 is the real bench
+	Duration    time.Duration // overrides every scenario's duration when > 0
+	Restarts    int           // restart-to-ready measurements after stress
+	Soak        time.Duration // 0: no soak
+	Dashboards  int           // live-feed clients in the fan-out runs after stress; 0: none
+	Commands    int           // commands per round-trip run after fleet; 0: none
+	BulkTargets int           // devices of the bulk command sent during fleet runs; 0: none
+	Progress    io.Writer     // nil: quiet
+	Now         func() time.Time
 }
 
 // Target names, in the order of the report.
@@ -111,6 +112,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		if sc.Name == "stress" && cfg.Restarts > 0 {
 			if err := b.restarts(ctx); err != nil {
 				return nil, fmt.Errorf("restart: %w", err)
+			}
+		}
+		if sc.Name == "fleet" && cfg.BulkTargets > 0 {
+			if err := b.bulkCommand(ctx, sc); err != nil {
+				return nil, fmt.Errorf("bulk command: %w", err)
 			}
 		}
 		if sc.Name == "fleet" && cfg.Commands > 0 {

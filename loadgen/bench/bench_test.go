@@ -53,7 +53,7 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	res, err := Run(ctx, Config{
 		Nexmdm: nexmdm, Loadgen: lg, Postgres: db.URL, Redis: rdb.URL, Name: name,
 		WorkDir: work, OutDir: out, Runs: 1, Scale: 0.002, Duration: time.Second,
-		Restarts: 1, Soak: 2 * time.Second, Dashboards: 3, Commands: 20,
+		Restarts: 1, Soak: 2 * time.Second, Dashboards: 3, Commands: 20, BulkTargets: 20,
 	})
 	require.NoError(t, err)
 
@@ -91,6 +91,8 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	assert.Equal(t, 20, res.Commands.Runs[0].Sent)
 	assert.Equal(t, 20, res.Commands.Runs[0].Completed, "every command came back with its result")
 	assert.Positive(t, res.Commands.P99)
+	require.NotNil(t, res.Bulk)
+	assert.Equal(t, []int{20}, res.Bulk.Queued, "the bulk command reached every target")
 	require.NotNil(t, res.FanOut)
 	require.Len(t, res.FanOut.With, 1)
 	require.Len(t, res.FanOut.Without, 1)

@@ -26,6 +26,7 @@ type Results struct {
 	Soak      *Soak             `json:"soak,omitempty"`
 	FanOut    *FanOut           `json:"fan_out,omitempty"`
 	Commands  *CommandRoundTrip `json:"command_round_trip,omitempty"`
+	Bulk      *BulkCommand      `json:"bulk_command,omitempty"`
 	Checks    []Check           `json:"checks"`
 }
 
@@ -165,6 +166,9 @@ func (r *Results) finish() {
 	r.Memory = r.memory()
 	if r.FanOut != nil {
 		r.FanOut.summarize()
+	}
+	if r.Bulk != nil {
+		r.Bulk.summarize()
 	}
 	r.Checks = r.checks()
 }

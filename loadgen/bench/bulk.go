@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nexmdm/nexmdm/loadgen"
+)
+
+// BulkCommand is the fleet scenario against NexMDM alone and with one bulk
+// command to many devices sent in the middle of the run, alternating, so
+// that what the bulk command costs ingest is a ratio measured side by side.
+type BulkCommand struct {
+	Targets    int         `json:"targets"`
+	Without    []TargetRun `json:"without"`
+	With       []TargetRun `json:"with"`
+	RequestMs  []float64   `json:"request_ms"` // how long each bulk POST took to answer
+	Queued     []int       `json:"queued"`
+	P99Ratio   float64     `json:"with_to_without_p99"`
+	RateRatio  float64     `json:"with_to_without_stored_per_sec"`
+	MedianReqs float64     `json:"median_request_ms"`
+}
+
+// bulkCommand runs sc (the fleet scenario) Runs times alone and Runs times
+// with a bulk command to b.cfg.BulkTargets devices after 3 s.
+func (b *bench) bulkCommand(ctx context.Context, sc loadgen.Scenario) error {
+	n := min(b.cfg.BulkTargets, len(b.creds))
+	b.logf("\n== bulk command: %s against NexMDM, alone and with one command to %d devices mid-run", sc.Name, n)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = b.creds[len(b.creds)-n+i].DeviceID // not the fleet's own devices
+	}
+	out := &BulkCommand{Targets: n}
+	bulk := func(ctx context.Context, srv *server) (func() error, error) {
+		errc := make(chan error, 1)
+		go func() {
+			time.Sleep(min(3*time.Second, sc.Duration/3))
+			start := time.Now()
+			queued, err := postBulk(ctx, srv.url, ids)
+			out.RequestMs = append(out.RequestMs, float64(time.Since(start).Microseconds())/1000)
+			out.Queued = append(out.Queued, queued)
+			errc <- err
+		}()
+		return func() error { return <-errc }, nil
+	}
+	for r := range b.cfg.Runs {
+		for i := range 2 {
+			with := (i+r)%2 == 1
+			var attach attachment
+			if with {
+				attach = bulk
+			}
+			run, err := b.runOnce(ctx, sc, NexMDM, uint64(200+r), attach)
+			if err != nil {
+				return err
+			}
+			b.logf("%s (bulk command sent: %v)", run.Report.Text(), with)
+			if with {
+				out.With = append(out.With, run)
+			} else {
+				out.Without = append(out.Without, run)
+			}
+		}
+	}
+	b.res.Bulk = out
+	return nil
+}
+
+func postBulk(ctx context.Context, base string, ids []string) (int, error) {
+	body, _ := json.Marshal(map[string]any{"device_ids": ids, "type": "check_update"})
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/admin/commands/bulk", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Admin-Key", benchKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Queued int `json:"queued"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("bulk command: HTTP %d", resp.StatusCode)
+	}
+	return out.Queued, nil
+}
+
+func (f *BulkCommand) summarize() {
+	ratio := func(get func(TargetRun) float64) float64 {
+		var vals []float64
+		for i := range min(len(f.With), len(f.Without)) {
+			if d := get(f.Without[i]); d > 0 {
+				vals = append(vals, get(f.With[i])/d)
+			}
+		}
+		return median(vals)
+	}
+	f.P99Ratio = ratio(func(r TargetRun) float64 { return r.Report.Latency.P99 })
+	f.RateRatio = ratio(func(r TargetRun) float64 { return r.Report.StoredRate })
+	f.MedianReqs = median(f.RequestMs)
+}
