@@ -61,6 +61,9 @@ func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
 			"send the device token from registration as Authorization: Bearer <token>"))
 		return
 	}
+	if !bodyWithin(ctx, maxActionResultBody) {
+		return
+	}
 	var req actionResultRequest
 	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
 		writeError(ctx, e)

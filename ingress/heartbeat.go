@@ -20,6 +20,10 @@ import (
 // actor authenticate and dedupe it, and answer 200 only once its row is
 // committed (or its bucket was already stored).
 func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
+	if !bodyWithin(ctx, s.cfg.MaxBodyBytes) {
+		s.m.rejected.WithLabelValues("body_too_large").Inc()
+		return
+	}
 	now := s.now()
 	id, secret, ok := devicetoken.Parse(bearerToken(ctx))
 	if !ok {

@@ -86,6 +86,9 @@ func printable(s string, spaces bool) bool {
 // register is POST /v1/register: enroll a device, or re-enroll its serial
 // (same id, new token; the old token answers 410 from then on).
 func (s *Server) register(ctx *fasthttp.RequestCtx) {
+	if !bodyWithin(ctx, s.cfg.MaxBodyBytes) {
+		return
+	}
 	var req registerRequest
 	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
 		writeError(ctx, e)

@@ -30,7 +30,7 @@ import (
 
 // Config tunes the HTTP edge.
 type Config struct {
-	MaxBodyBytes      int           // larger device request bodies get 413
+	MaxBodyBytes      int           // larger heartbeat and registration bodies get 413
 	HeartbeatTimeout  time.Duration // a heartbeat not committed by then gets 503
 	MaxInflight       int64         // heartbeats waiting for commit before new ones get 503
 	ClockSkew         time.Duration // how far in the future a device ts may be
@@ -129,7 +129,7 @@ func New(cfg Config, deps Deps) *Server {
 		Handler:               withCORS(cfg.CORSOrigins, s.router.Handler),
 		ErrorHandler:          s.transportError,
 		Name:                  "nexmdm",
-		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		MaxRequestBodySize:    max(cfg.MaxBodyBytes, maxAdminBody),
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
@@ -210,10 +210,28 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		writeError(ctx, errorf(fasthttp.StatusRequestEntityTooLarge, "body_too_large",
-			"the body is larger than the limit of %d bytes", s.cfg.MaxBodyBytes))
+			"the body is larger than the limit of %d bytes", max(s.cfg.MaxBodyBytes, maxAdminBody)))
 		return
 	}
 	writeError(ctx, errorf(fasthttp.StatusBadRequest, "bad_request", "the request could not be read: %v", err))
+}
+
+// Body limits beside Config.MaxBodyBytes: admin requests carry up to 10,000
+// device ids, and an action result up to 64 KiB of output.
+const (
+	maxAdminBody        = 1 << 20
+	maxActionResultBody = 96 << 10
+)
+
+// bodyWithin answers 413 when the request's body is over limit; fasthttp's
+// own limit is the largest of them all.
+func bodyWithin(ctx *fasthttp.RequestCtx, limit int) bool {
+	if len(ctx.PostBody()) <= limit {
+		return true
+	}
+	writeError(ctx, errorf(fasthttp.StatusRequestEntityTooLarge, "body_too_large",
+		"the body is larger than the limit of %d bytes", limit))
+	return false
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) {

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -223,4 +225,24 @@ func TestBulkCommandBySelectionReachesTheSnapshot(t *testing.T) {
 	assert.Equal(t, "selection_not_found", r.code)
 	r = d.do("POST", "/admin/devices/selection", adminKeyHeader, map[string]any{"device_ids": []string{d.regs[0].DeviceID}, "filter": map[string]any{}})
 	assert.Equal(t, "invalid_targets", r.code)
+}
+
+// The largest requests the API promises fit its body limits: a bulk
+// command naming 10,000 devices, a result with 64 KiB of output.
+func TestLargestPromisedRequestsFit(t *testing.T) {
+	d := newCommandDevice(t)
+	ids := []string{d.reg.DeviceID}
+	for len(ids) < 10_000 {
+		ids = append(ids, uuid.NewString()) // unknown devices are skipped
+	}
+	r := d.do("POST", "/admin/commands/bulk", adminKeyHeader, map[string]any{"device_ids": ids, "type": "ping"})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	assert.EqualValues(t, 1, r.body["queued"])
+	id := r.body["command_ids"].([]any)[0].(string)
+
+	for size, want := range map[int]int{64<<10 + 1: 400, 64 << 10: 200} {
+		body, _ := json.Marshal(map[string]any{"command_id": id, "status": "succeeded", "output": strings.Repeat("o", size)})
+		code, _, _ := rawPost(t, d.base+"/v1/action-result", map[string]string{"Authorization": "Bearer " + d.reg.DeviceToken}, string(body))
+		assert.Equal(t, want, code, "output of %d bytes", size)
+	}
 }

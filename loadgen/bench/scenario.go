@@ -54,11 +54,11 @@ func (b *bench) runOnce(ctx context.Context, sc loadgen.Scenario, target string,
 		return run, err
 	}
 	if attach != nil {
-		detach, err := attach(ctx, srv)
-		if err != nil {
-			return run, err
+		detach, attachErr := attach(ctx, srv)
+		if attachErr != nil {
+			return run, attachErr
 		}
-		defer func() {
+		defer func() { // err is runOnce's result: a failed detach fails the run
 			if detachErr := detach(); err == nil {
 				err = detachErr
 			}
