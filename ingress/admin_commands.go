@@ -124,11 +124,21 @@ func (s *Server) createCommand(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.deps.Directory.QueueCommands([]persistence.Command{cmd})
+	s.publishQueued([]persistence.Command{cmd}, now)
 	s.audit(ctx, "command.create", cmd.ID.String(), "ok", map[string]any{
 		"device_id": id, "type": req.Type, "params": json.RawMessage(params), "ttl_s": int64(ttl / time.Second),
 	})
 	rec := pgstore.CommandRecord{Command: cmd, CreatedBy: p.Actor(), UpdatedAt: now}
 	writeJSON(ctx, fasthttp.StatusCreated, toCommandJSON(&rec))
+}
+
+// publishQueued tells the live feed about new commands; later transitions
+// are told by the actors' command log and the results endpoint.
+func (s *Server) publishQueued(cmds []persistence.Command, at time.Time) {
+	for _, c := range cmds {
+		s.hub.Publish("command."+persistence.CommandQueued, c.DeviceID,
+			map[string]any{"command_id": c.ID, "status": persistence.CommandQueued, "type": c.Type, "at": at})
+	}
 }
 
 // signCommand builds a queued command signed with the device's key.
@@ -272,6 +282,7 @@ func (s *Server) bulkCommand(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.deps.Directory.QueueCommands(cmds)
+	s.publishQueued(cmds, now)
 	out := make([]string, len(cmds))
 	for i, cmd := range cmds {
 		out[i] = cmd.ID.String()

@@ -154,3 +154,24 @@ func TestLiveFeedAuthenticatesByFirstMessage(t *testing.T) {
 	d.await("auth.ok", func(json.RawMessage) bool { return true })
 	d.await("fleet.summary", func(json.RawMessage) bool { return true })
 }
+
+func TestLiveFeedFollowsACommandThroughItsLifecycle(t *testing.T) {
+	e, _, _ := newTestEnv(t)
+	startInProcess(t, e)
+	c := api{t: t, base: e.url()}
+	access, _ := c.login("ops", c.addUser("ops", "operator"))
+	d := openDashboard(t, e.url(), access)
+	cl := newClient(e.url())
+	reg := enrollFleet(t, cl, "life", 1)[0]
+
+	r := c.do("POST", "/admin/devices/"+reg.DeviceID+"/commands", bearer(access), map[string]any{"type": "ping"})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	d.await("command.queued", mentions(reg.DeviceID))
+	_, err := cl.Heartbeat(context.Background(), reg.DeviceToken, fullHeartbeat(time.Now().UTC(), 50))
+	require.NoError(t, err)
+	d.await("command.delivered", mentions(reg.DeviceID))
+	body, _ := json.Marshal(map[string]any{"command_id": r.body["id"], "status": "failed", "message": "no network"})
+	code, _, _ := rawPost(t, e.url()+"/v1/action-result", map[string]string{"Authorization": "Bearer " + reg.DeviceToken}, string(body))
+	require.Equal(t, 200, code)
+	d.await("command.failed", mentions(reg.DeviceID))
+}
