@@ -15,14 +15,13 @@ import (
 // command to many devices sent in the middle of the run, alternating, so
 // that what the bulk command costs ingest is a ratio measured side by side.
 type BulkCommand struct {
-	Targets    int         `json:"targets"`
-	Without    []TargetRun `json:"without"`
-	With       []TargetRun `json:"with"`
-	RequestMs  []float64   `json:"request_ms"` // how long each bulk POST took to answer
-	Queued     []int       `json:"queued"`
-	P99Ratio   float64     `json:"with_to_without_p99"`
-	RateRatio  float64     `json:"with_to_without_stored_per_sec"`
-	MedianReqs float64     `json:"median_request_ms"`
+	Targets int `json:"targets"`
+	Paired
+	RequestMs  []float64 `json:"request_ms"` // how long each bulk POST took to answer
+	Queued     []int     `json:"queued"`
+	P99Ratio   float64   `json:"with_to_without_p99"`
+	RateRatio  float64   `json:"with_to_without_stored_per_sec"`
+	MedianReqs float64   `json:"median_request_ms"`
 }
 
 // bulkCommand runs sc (the fleet scenario) Runs times alone and Runs times
@@ -47,24 +46,9 @@ func (b *bench) bulkCommand(ctx context.Context, sc loadgen.Scenario) error {
 		}()
 		return func() error { return <-errc }, nil
 	}
-	for r := range b.cfg.Runs {
-		for i := range 2 {
-			with := (i+r)%2 == 1
-			var attach attachment
-			if with {
-				attach = bulk
-			}
-			run, err := b.runOnce(ctx, sc, NexMDM, uint64(200+r), attach)
-			if err != nil {
-				return err
-			}
-			b.logf("%s (bulk command sent: %v)", run.Report.Text(), with)
-			if with {
-				out.With = append(out.With, run)
-			} else {
-				out.Without = append(out.Without, run)
-			}
-		}
+	var err error
+	if out.Paired, err = b.runPaired(ctx, sc, fmt.Sprintf("with a command to %d devices", n), 200, bulk); err != nil {
+		return err
 	}
 	b.res.Bulk = out
 	return nil
@@ -93,16 +77,7 @@ func postBulk(ctx context.Context, base string, ids []string) (int, error) {
 }
 
 func (f *BulkCommand) summarize() {
-	ratio := func(get func(TargetRun) float64) float64 {
-		var vals []float64
-		for i := range min(len(f.With), len(f.Without)) {
-			if d := get(f.Without[i]); d > 0 {
-				vals = append(vals, get(f.With[i])/d)
-			}
-		}
-		return median(vals)
-	}
-	f.P99Ratio = ratio(func(r TargetRun) float64 { return r.Report.Latency.P99 })
-	f.RateRatio = ratio(func(r TargetRun) float64 { return r.Report.StoredRate })
+	f.P99Ratio = f.ratio(p99)
+	f.RateRatio = f.ratio(storedRate)
 	f.MedianReqs = median(f.RequestMs)
 }

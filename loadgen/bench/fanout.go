@@ -15,9 +15,8 @@ import (
 // reading the live feed, alternating run by run, so that what the feed
 // costs ingest is a ratio measured side by side.
 type FanOut struct {
-	Dashboards      int                      `json:"dashboards"`
-	Without         []TargetRun              `json:"without"`
-	With            []TargetRun              `json:"with"`
+	Dashboards int `json:"dashboards"`
+	Paired
 	Feeds           []loadgen.DashboardStats `json:"feeds"` // what the dashboards received, per run with them
 	ThroughputRatio float64                  `json:"with_to_without_throughput"`
 	P99Ratio        float64                  `json:"with_to_without_p99"`
@@ -54,26 +53,9 @@ func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
 			return nil
 		}, nil
 	}
-	for r := range b.cfg.Runs {
-		for i := range 2 {
-			with := (i+r)%2 == 1
-			var attach attachment
-			label := "alone"
-			if with {
-				attach, label = dashboards, fmt.Sprintf("with %d dashboards", n)
-			}
-			b.logf("-- fan-out run %d/%d, NexMDM %s", r+1, b.cfg.Runs, label)
-			run, err := b.runOnce(ctx, sc, NexMDM, uint64(100+r), attach)
-			if err != nil {
-				return err
-			}
-			b.logf("%s", run.Report.Text())
-			if with {
-				fo.With = append(fo.With, run)
-			} else {
-				fo.Without = append(fo.Without, run)
-			}
-		}
+	var err error
+	if fo.Paired, err = b.runPaired(ctx, sc, fmt.Sprintf("with %d dashboards", n), 100, dashboards); err != nil {
+		return err
 	}
 	b.res.FanOut = fo
 	return nil
@@ -101,15 +83,6 @@ func (b *bench) addDashboardUser(ctx context.Context) error {
 }
 
 func (f *FanOut) summarize() {
-	ratio := func(get func(TargetRun) float64) float64 {
-		var vals []float64
-		for i := range min(len(f.With), len(f.Without)) {
-			if d := get(f.Without[i]); d > 0 {
-				vals = append(vals, get(f.With[i])/d)
-			}
-		}
-		return median(vals)
-	}
-	f.ThroughputRatio = ratio(func(r TargetRun) float64 { return r.Report.StoredRate })
-	f.P99Ratio = ratio(func(r TargetRun) float64 { return r.Report.Latency.P99 })
+	f.ThroughputRatio = f.ratio(storedRate)
+	f.P99Ratio = f.ratio(p99)
 }
