@@ -243,7 +243,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 	defer cancel()
 	if s.deps.Ready != nil {
 		if err := s.deps.Ready(c); err != nil {
-			writeError(ctx, errorf(fasthttp.StatusServiceUnavailable, "not_ready", "%v", err))
+			writeError(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "not_ready", Message: err.Error(), RetryAfter: 5 * time.Second})
 			return
 		}
 	}

@@ -175,3 +175,15 @@ func TestLiveFeedFollowsACommandThroughItsLifecycle(t *testing.T) {
 	require.Equal(t, 200, code)
 	d.await("command.failed", mentions(reg.DeviceID))
 }
+
+func TestRepeatedBadFeedTokensAreThrottled(t *testing.T) {
+	e, _, _ := newTestEnv(t)
+	startInProcess(t, e)
+	var last int
+	for range 21 {
+		_, resp, err := dial(t, e.url(), "?token=guess")
+		require.Error(t, err)
+		last = resp.StatusCode
+	}
+	assert.Equal(t, 429, last, "the 21st guess from one address is turned away")
+}
