@@ -1,7 +1,6 @@
 package ingress
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -40,18 +39,6 @@ func (r *actionResultRequest) validate() *Error {
 	return nil
 }
 
-// deviceAuthError answers a device whose token was not accepted.
-func deviceAuthError(o actors.Outcome) *Error {
-	switch o {
-	case actors.TokenRevoked:
-		return errorf(fasthttp.StatusGone, "token_revoked", "this token was replaced when the device re-enrolled; stop using it")
-	case actors.Busy:
-		return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
-			Message: "the device's token is being re-checked; retry after the Retry-After delay", RetryAfter: 5 * time.Second}
-	}
-	return errorf(fasthttp.StatusUnauthorized, "invalid_token", "the device token is not valid; re-enroll the device")
-}
-
 // actionResult is POST /v1/action-result: a device reports how a command
 // ended. It is idempotent: the first result counts, a repeat is 409.
 func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
@@ -73,7 +60,7 @@ func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, cancel := dbContext()
 	defer cancel()
 	outcome, err := s.deps.Directory.Authorize(c, device, s.deps.Tokens.Digest(secret))
 	if err != nil {
@@ -81,7 +68,7 @@ func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if outcome != actors.Stored {
-		writeError(ctx, deviceAuthError(outcome))
+		writeError(ctx, outcomeError(actors.HeartbeatReply{Outcome: outcome, RetryAfter: 5 * time.Second}))
 		return
 	}
 	now := s.now()

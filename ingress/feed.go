@@ -53,20 +53,15 @@ func (s *Server) feedAuth(token string, now time.Time) (wshub.Identity, error) {
 }
 
 // liveFeed is GET /admin/ws. The hub authenticates by itself: a browser
-// cannot set headers on a WebSocket. Addresses throttled for failed
-// authentications are turned away here, before the upgrade.
+// cannot set headers on a WebSocket. It reports refused tokens to the same
+// throttle as the admin API's, and throttled addresses are turned away
+// here, before the upgrade.
 func (s *Server) liveFeed(ctx *fasthttp.RequestCtx) {
 	ip, now := ctx.RemoteIP().String(), s.now()
 	if wait, blocked := s.authFail.blocked(ip, now); blocked {
 		writeError(ctx, &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many failed authentications from this address; wait for Retry-After", RetryAfter: wait})
 		return
-	}
-	// A wrong query token is a guess like any other; the hub refuses it.
-	if tok := ctx.QueryArgs().Peek("token"); len(tok) > 0 {
-		if _, err := s.feedAuth(string(tok), now); err != nil {
-			s.authFail.fail(ip, now)
-		}
 	}
 	s.hub.Handle(ctx)
 }

@@ -99,24 +99,29 @@ func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatR
 			s.m.heartbeats.WithLabelValues("stored").Inc()
 		}
 		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval, cmds, rotation)
-	case actors.Unauthorized:
-		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
-			"the device token is not valid; re-enroll the device"))
-	case actors.TokenRevoked:
-		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusGone, "token_revoked",
-			"this token was replaced when the device re-enrolled; stop using it"))
-	case actors.DeviceDeleted:
-		s.rejectHeartbeat(ctx, errorf(fasthttp.StatusGone, "device_deleted", "the device was deleted; stop and wipe credentials"))
-	case actors.RateLimited:
-		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
-			Message: "the device sends heartbeats too fast; wait for Retry-After", RetryAfter: rep.RetryAfter})
-	case actors.Busy:
-		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
-			Message: "the server is at capacity; retry after the Retry-After delay", RetryAfter: rep.RetryAfter})
-	default: // StoreFailed
-		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
-			Message: "the heartbeat could not be stored; retry it", RetryAfter: rep.RetryAfter})
+	default:
+		s.rejectHeartbeat(ctx, outcomeError(rep))
 	}
+}
+
+// outcomeError is the answer to a device request its actor did not accept.
+func outcomeError(rep actors.HeartbeatReply) *Error {
+	switch rep.Outcome {
+	case actors.Unauthorized:
+		return errorf(fasthttp.StatusUnauthorized, "invalid_token", "the device token is not valid; re-enroll the device")
+	case actors.TokenRevoked:
+		return errorf(fasthttp.StatusGone, "token_revoked", "this token was replaced when the device re-enrolled; stop using it")
+	case actors.DeviceDeleted:
+		return errorf(fasthttp.StatusGone, "device_deleted", "the device was deleted; stop and wipe credentials")
+	case actors.RateLimited:
+		return &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited",
+			Message: "the device sends heartbeats too fast; wait for Retry-After", RetryAfter: rep.RetryAfter}
+	case actors.Busy:
+		return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "busy",
+			Message: "the server is at capacity; retry after the Retry-After delay", RetryAfter: rep.RetryAfter}
+	}
+	return &Error{Status: fasthttp.StatusServiceUnavailable, Code: "store_unavailable",
+		Message: "the heartbeat could not be stored; retry it", RetryAfter: rep.RetryAfter}
 }
 
 func routeError(err error) *Error {

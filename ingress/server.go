@@ -119,7 +119,8 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s.hub = wshub.New(feedCfg, wshub.Deps{
 		Source: fleetFeed{dir: deps.Directory, now: deps.Now}, Auth: s.feedAuth,
-		Log: deps.Log, Now: deps.Now, Registry: reg,
+		Failed: func(ip string) { s.authFail.fail(ip, s.now()) },
+		Log:    deps.Log, Now: deps.Now, Registry: reg,
 	})
 	if deps.Presence != nil {
 		deps.Presence.hub.Store(s.hub)

@@ -22,15 +22,15 @@ func (h *Hub) Handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var pre *Identity
+	remote := ctx.RemoteAddr().String()
 	if tok := ctx.QueryArgs().Peek("token"); len(tok) > 0 {
-		id, err := h.authenticate(string(tok), h.now())
+		id, err := h.authenticate(string(tok), remote, h.now())
 		if err != nil {
 			writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "the token is invalid or expired")
 			return
 		}
 		pre = &id
 	}
-	remote := ctx.RemoteAddr().String()
 	err := h.upgrader.Upgrade(ctx, func(conn *websocket.Conn) { h.serve(conn, pre, remote) })
 	if err != nil {
 		h.log.Debug().Str("event", "ws.upgrade.fail").Str("remote", remote).Err(err).Msg("websocket upgrade refused")

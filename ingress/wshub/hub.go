@@ -109,6 +109,7 @@ func (cfg Config) withDefaults() Config {
 type Deps struct {
 	Source   Source
 	Auth     Authenticator
+	Failed   func(remoteIP string) // told of every refused token, query or message, for throttling; nil: nobody
 	Log      zerolog.Logger
 	Now      func() time.Time      // envelope times and token expiry; nil: time.Now. Socket deadlines use the real clock.
 	Registry prometheus.Registerer // nil: metrics are not registered
@@ -127,6 +128,7 @@ type Hub struct {
 	cfg      Config
 	src      Source
 	auth     Authenticator
+	failed   func(remoteIP string)
 	log      zerolog.Logger
 	now      func() time.Time
 	m        *metrics
@@ -160,7 +162,7 @@ func New(cfg Config, deps Deps) *Hub {
 	}
 	cfg = cfg.withDefaults()
 	h := &Hub{
-		cfg: cfg, src: deps.Source, auth: deps.Auth, log: deps.Log, now: deps.Now,
+		cfg: cfg, src: deps.Source, auth: deps.Auth, failed: deps.Failed, log: deps.Log, now: deps.Now,
 		conns: make(map[*client]struct{}),
 	}
 	h.m = newMetrics(deps.Registry, h.Clients)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 
@@ -43,14 +44,22 @@ func (s *subscription) keep(id uuid.UUID) bool {
 // errExpiredToken is an Authenticator's identity that has already expired.
 var errExpiredToken = errors.New("wshub: token expired")
 
-// authenticate checks a bearer token; the token itself is never logged.
-func (h *Hub) authenticate(token string, now time.Time) (Identity, error) {
+// authenticate checks a bearer token from remote ("ip:port"); the token
+// itself is never logged.
+func (h *Hub) authenticate(token, remote string, now time.Time) (Identity, error) {
 	id, err := h.auth(token, now)
 	if err == nil && !id.ExpiresAt.IsZero() && !id.ExpiresAt.After(now) {
 		err = errExpiredToken
 	}
 	if err != nil {
 		h.log.Info().Str("event", "ws.auth.fail").Err(err).Msg("dashboard client token rejected")
+		if h.failed != nil {
+			ip, _, splitErr := net.SplitHostPort(remote)
+			if splitErr != nil {
+				ip = remote
+			}
+			h.failed(ip)
+		}
 	}
 	return id, err
 }
@@ -69,7 +78,7 @@ func (c *client) handle(typ int, data []byte, authed bool) bool {
 	}
 	if m.Type == "auth" {
 		now := c.h.now()
-		id, err := c.h.authenticate(m.Token, now)
+		id, err := c.h.authenticate(m.Token, c.remote, now)
 		if err != nil {
 			c.close(causeAuthFailed)
 			return false

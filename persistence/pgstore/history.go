@@ -8,8 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/nexmdm/nexmdm/persistence"
 )
 
 // HistoryPoint summarises one device's heartbeats in one step of time.
@@ -50,46 +48,4 @@ func (d *Devices) History(ctx context.Context, id uuid.UUID, from, to time.Time,
 		return nil, fmt.Errorf("heartbeat history: %w", err)
 	}
 	return points, nil
-}
-
-// DeviceInfo is what enrollment recorded of a device.
-type DeviceInfo struct {
-	ID               uuid.UUID
-	Serial           string
-	Alias            string
-	Model            string
-	Manufacturer     string
-	AndroidVersion   string
-	SDKInt           int32
-	AgentVersion     string
-	AgentVersionCode int32
-	FCMRegistered    bool
-	HMACKeyID        string
-	EnrolledAt       time.Time
-	TokenRotatedAt   time.Time
-}
-
-// Info reads a device's enrollment facts, or persistence.ErrNotFound.
-func (d *Devices) Info(ctx context.Context, id uuid.UUID) (DeviceInfo, error) {
-	rows, err := d.pool.Query(ctx, `
-		SELECT id, serial, alias, model, manufacturer, android_version, sdk_int, agent_version,
-			agent_version_code, fcm_token <> '', hmac_key_id, enrolled_at, token_rotated_at
-		FROM devices WHERE id = $1`, id)
-	if err != nil {
-		return DeviceInfo{}, fmt.Errorf("device info: %w", err)
-	}
-	info, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (DeviceInfo, error) {
-		var i DeviceInfo
-		err := row.Scan(&i.ID, &i.Serial, &i.Alias, &i.Model, &i.Manufacturer, &i.AndroidVersion,
-			&i.SDKInt, &i.AgentVersion, &i.AgentVersionCode, &i.FCMRegistered, &i.HMACKeyID,
-			&i.EnrolledAt, &i.TokenRotatedAt)
-		return i, err
-	})
-	if IsNotFound(err) {
-		return DeviceInfo{}, persistence.ErrNotFound
-	}
-	if err != nil {
-		return DeviceInfo{}, fmt.Errorf("device info: %w", err)
-	}
-	return info, nil
 }
