@@ -11,6 +11,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/nexmdm/nexmdm/agent/client"
 	"github.com/nexmdm/nexmdm/loadgen/fakefcm"
 )
 
@@ -133,20 +134,7 @@ func (r *RoundTrip) answer(ctx context.Context, d Credential, m fakefcm.Message)
 	if err := json.Unmarshal([]byte(m.Data["command"]), &cmd); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"command_id": cmd.ID, "status": "succeeded", "message": "pong"})
-	req, err := http.NewRequestWithContext(ctx, "POST", r.BaseURL+"/v1/action-result", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+d.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("post a result: HTTP %d", resp.StatusCode)
-	}
-	return nil
+	dev := client.New(&client.HTTPTransport{BaseURL: r.BaseURL, Client: r.Client})
+	return dev.ActionResult(ctx, d.Token, &client.ActionResult{
+		CommandID: cmd.ID, Status: client.ResultSucceeded, Message: "pong", FinishedAt: time.Now()})
 }

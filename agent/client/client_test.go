@@ -55,3 +55,32 @@ func TestHeartbeatSendsTokenAndOmitsUnknownFields(t *testing.T) {
 	assert.Equal(t, "tok", tr.got.Token)
 	assert.JSONEq(t, `{"ts":"2026-11-23T10:00:00Z","battery_pct":0}`, string(tr.got.Body), "a zero battery is sent, an unknown one is not")
 }
+
+func TestActionResultIsPostedWithTheDeviceToken(t *testing.T) {
+	tr := &canned{resp: &Response{Status: 200, Body: []byte(`{}`)}}
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	err := New(tr).ActionResult(context.Background(), "tok", &ActionResult{CommandID: "c1", Status: ResultSucceeded, FinishedAt: at})
+	require.NoError(t, err)
+	assert.Equal(t, "/v1/action-result", tr.got.Path)
+	assert.Equal(t, "tok", tr.got.Token)
+	assert.JSONEq(t, `{"command_id":"c1","status":"succeeded","finished_at":"2026-11-23T10:00:00Z"}`, string(tr.got.Body))
+
+	tr.resp = &Response{Status: 409, Body: []byte(`{"error":"already_final","message":"m"}`)}
+	assert.ErrorIs(t, New(tr).ActionResult(context.Background(), "tok", &ActionResult{CommandID: "c1"}), ErrConflict)
+}
+
+func TestCheckUpdateTellsNothingToDoFromAnOffer(t *testing.T) {
+	tr := &canned{resp: &Response{Status: 204}}
+	offer, err := New(tr).CheckUpdate(context.Background(), "tok")
+	require.NoError(t, err)
+	assert.Nil(t, offer, "204 is no update")
+
+	tr.resp = &Response{Status: 200, Body: []byte(`{"release_id":"r","version_code":7,"url":"/u","sha256":"ab","size":3,"wifi_only":true,"min_battery_pct":30}`)}
+	offer, err = New(tr).CheckUpdate(context.Background(), "tok")
+	require.NoError(t, err)
+	assert.Equal(t, &UpdateOffer{ReleaseID: "r", VersionCode: 7, URL: "/u", SHA256: "ab", Size: 3, WifiOnly: true, MinBatteryPct: 30}, offer)
+
+	tr.resp = &Response{Status: 410, Body: []byte(`{"error":"device_deleted","message":"m"}`)}
+	_, err = New(tr).CheckUpdate(context.Background(), "tok")
+	assert.ErrorIs(t, err, ErrGone)
+}
