@@ -6,13 +6,18 @@ GO := $(shell scripts/ensure-go.sh)
 export GOFLAGS := -buildvcs=false
 BIN := bin
 
-.PHONY: all build run test vet bench services services-down migrate clean
+.PHONY: all build agent-android run test vet bench services services-down migrate clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/nexmdm ./cmd/nexmdm
 	$(GO) build -o $(BIN)/loadgen ./cmd/loadgen
+	$(GO) build -o $(BIN)/nexmdm-agent ./cmd/nexmdm-agent
+
+# The agent as a native Android binary, to push with adb (see README).
+agent-android:
+	GOOS=android GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o $(BIN)/nexmdm-agent-android-arm64 ./cmd/nexmdm-agent
 
 run: build
 	scripts/with-services.sh sh -c '$(BIN)/nexmdm migrate && exec $(BIN)/nexmdm serve'

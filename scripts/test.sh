@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 echo "== go vet"
 "$GO" vet ./...
+echo "== the agent cross-compiles for Android (arm64, no cgo)"
+GOOS=android GOARCH=arm64 CGO_ENABLED=0 "$GO" build -o /dev/null ./cmd/nexmdm-agent
 echo "== go test -race"
 "$GO" test -race -count=1 -timeout 20m ./...

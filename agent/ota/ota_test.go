@@ -162,7 +162,7 @@ func TestConditionsDeferTheUpdate(t *testing.T) {
 		offer func(*client.UpdateOffer)
 		dev   Device
 	}{
-		"Wi-Fi only on cellular":     {func(o *client.UpdateOffer) { o.WifiOnly = true }, Device{}},
+		"Wi-Fi only on cellular":    {func(o *client.UpdateOffer) { o.WifiOnly = true }, Device{}},
 		"battery below the minimum": {func(o *client.UpdateOffer) { o.MinBatteryPct = 30 }, Device{BatteryPct: &low}},
 		"battery unknown":           {func(o *client.UpdateOffer) { o.MinBatteryPct = 30 }, Device{}},
 		"in a call":                 {func(o *client.UpdateOffer) { o.NotInCall = true }, Device{InCall: true}},

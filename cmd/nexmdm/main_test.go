@@ -22,11 +22,15 @@ import (
 	"github.com/nexmdm/nexmdm/persistence/testenv"
 )
 
-// TestMain lets a test run this very binary as the server in a child
-// process (re-exec), so that kill -9 and SIGTERM hit a real server process.
+// TestMain lets a test run this very binary as the server, or as the device
+// agent, in a child process (re-exec), so that kill -9 and SIGTERM hit a
+// real process.
 func TestMain(m *testing.M) {
 	if os.Getenv("NEXMDM_TEST_AS_SERVER") == "1" {
 		os.Exit(run([]string{"serve"}, os.Getenv, os.Stdout, os.Stderr))
+	}
+	if os.Getenv("NEXMDM_TEST_AS_AGENT") == "1" {
+		os.Exit(runAgentProcess())
 	}
 	os.Exit(m.Run())
 }
