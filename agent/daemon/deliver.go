@@ -73,6 +73,12 @@ func classify(err error) outcome {
 // drain delivers until the queue is empty (failed false), a delivery must
 // be retried after wait (failed true), or the agent must stop.
 func (a *Agent) drain(ctx context.Context, attempt int) (wait time.Duration, failed, stop bool) {
+	began, sent := time.Now(), 0
+	defer func() {
+		if sent > 1 {
+			a.deps.Log.Info("queue.drain", "delivered", sent, "took", time.Since(began).String(), "depth", a.q.Len())
+		}
+	}()
 	for ctx.Err() == nil {
 		it, ok, err := a.q.Head()
 		if err != nil {
@@ -87,6 +93,7 @@ func (a *Agent) drain(ctx context.Context, attempt int) (wait time.Duration, fai
 		case delivered:
 			a.deps.Log.Debug("deliver.ok", "kind", it.Kind.String(), "key", it.Key, "depth", a.q.Len()-1)
 			a.remove(it)
+			sent++
 		case refused:
 			a.deps.Log.Warn("deliver.fail", "kind", it.Kind.String(), "key", it.Key, "final", true, "err", err.Error())
 			a.remove(it)
