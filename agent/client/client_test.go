@@ -71,16 +71,17 @@ func TestActionResultIsPostedWithTheDeviceToken(t *testing.T) {
 
 func TestCheckUpdateTellsNothingToDoFromAnOffer(t *testing.T) {
 	tr := &canned{resp: &Response{Status: 204}}
-	offer, err := New(tr).CheckUpdate(context.Background(), "tok")
+	offer, err := New(tr).CheckUpdate(context.Background(), "tok", "beta")
 	require.NoError(t, err)
 	assert.Nil(t, offer, "204 is no update")
+	assert.Equal(t, "/v1/agent/update?channel=beta", tr.got.Path)
 
 	tr.resp = &Response{Status: 200, Body: []byte(`{"release_id":"r","version_code":7,"url":"/u","sha256":"ab","size":3,"wifi_only":true,"min_battery_pct":30}`)}
-	offer, err = New(tr).CheckUpdate(context.Background(), "tok")
+	offer, err = New(tr).CheckUpdate(context.Background(), "tok", "")
 	require.NoError(t, err)
 	assert.Equal(t, &UpdateOffer{ReleaseID: "r", VersionCode: 7, URL: "/u", SHA256: "ab", Size: 3, WifiOnly: true, MinBatteryPct: 30}, offer)
 
 	tr.resp = &Response{Status: 410, Body: []byte(`{"error":"device_deleted","message":"m"}`)}
-	_, err = New(tr).CheckUpdate(context.Background(), "tok")
+	_, err = New(tr).CheckUpdate(context.Background(), "tok", "")
 	assert.ErrorIs(t, err, ErrGone)
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 )
 
@@ -53,10 +54,14 @@ type UpdateOffer struct {
 	NotInCall         bool   `json:"not_in_call"`
 }
 
-// CheckUpdate asks whether there is an update for this device: nil when
-// there is none (204).
-func (c *Client) CheckUpdate(ctx context.Context, token string) (*UpdateOffer, error) {
-	r := &Request{Method: "GET", Path: "/v1/agent/update", Token: token}
+// CheckUpdate asks whether there is an update for this device on channel
+// ("" is the server's default, stable): nil when there is none (204).
+func (c *Client) CheckUpdate(ctx context.Context, token, channel string) (*UpdateOffer, error) {
+	path := "/v1/agent/update"
+	if channel != "" {
+		path += "?channel=" + url.QueryEscape(channel)
+	}
+	r := &Request{Method: "GET", Path: path, Token: token}
 	resp, err := c.t.RoundTrip(ctx, r)
 	if err != nil {
 		return nil, err
@@ -86,8 +91,9 @@ type UpdateEvent struct {
 
 // Update events, in the order an install goes through them.
 const (
+	UpdateOffered     = "offered"
 	UpdateDeferred    = "deferred" // a constraint (Wi-Fi, battery, call) is not met yet
-	UpdateDownloading = "downloading"
+	UpdateDownloading = "download_started"
 	UpdateDownloaded  = "downloaded"
 	UpdateVerified    = "verified"
 	UpdateInstalling  = "installing"

@@ -107,7 +107,10 @@ func truncate(s string, n int) string {
 }
 
 func (a *Agent) executors() executor.Set {
-	hooks := executor.Hooks{SetConfig: a.setConfig, CheckUpdate: func() { a.kick(a.updateNow) }}
+	hooks := executor.Hooks{SetConfig: a.setConfig, CheckUpdate: func() { a.kick(a.updateNow) },
+		InstallAPK: func(ctx context.Context, url, sha256 string, size int64) error {
+			return a.updater.InstallFile(ctx, url, sha256, size)
+		}}
 	opts := executor.Options{AllowShell: a.cfg.AllowShell}
 	if a.cfg.Platform == PlatformAndroid {
 		return executor.Android(a.deps.Runner, hooks, opts)

@@ -28,6 +28,7 @@ type Config struct {
 	ServerURL         string
 	EnrollKey         string // what the enrollment broadcast carries; kept to enroll again after a 401
 	FCMToken          string
+	Channel           string // release channel for updates
 	Alias             string
 	Serial            string
 	StateDir          string
@@ -51,6 +52,7 @@ type option struct {
 var options = []option{
 	{"server", "NEXMDM_AGENT_SERVER", "", "server URL, e.g. https://mdm.example.com", func(c *Config, v string) error { c.ServerURL = v; return nil }},
 	{"enroll-key", "NEXMDM_AGENT_ENROLL_KEY", "", "enrollment key (from the enrollment script or an admin)", func(c *Config, v string) error { c.EnrollKey = v; return nil }},
+	{"channel", "NEXMDM_AGENT_CHANNEL", "stable", "release channel the agent updates from", func(c *Config, v string) error { c.Channel = v; return nil }},
 	{"fcm-token", "NEXMDM_AGENT_FCM_TOKEN", "", "FCM registration token, where a push channel exists", func(c *Config, v string) error { c.FCMToken = v; return nil }},
 	{"alias", "NEXMDM_AGENT_ALIAS", "", "the device's name in the dashboard (default: hostname)", func(c *Config, v string) error { c.Alias = v; return nil }},
 	{"serial", "NEXMDM_AGENT_SERIAL", "", "hardware serial (default: ro.serialno on Android, /etc/machine-id on Linux)", func(c *Config, v string) error { c.Serial = v; return nil }},

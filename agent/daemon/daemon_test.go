@@ -68,7 +68,9 @@ func TestCallStateIsReadFromTelephonyRegistry(t *testing.T) {
 // fixedReading is a device that always reads the same.
 type fixedReading telemetry.Reading
 
-func (f fixedReading) Collect(context.Context) (telemetry.Reading, error) { return telemetry.Reading(f), nil }
+func (f fixedReading) Collect(context.Context) (telemetry.Reading, error) {
+	return telemetry.Reading(f), nil
+}
 
 // logLines is a thread-safe sink for the agent's JSON logs.
 type logLines struct {

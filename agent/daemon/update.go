@@ -23,6 +23,7 @@ func (a *Agent) newUpdater() *ota.Updater {
 		BaseURL:  a.cfg.ServerURL,
 		HTTP:     a.deps.HTTP,
 		Token:    a.token,
+		Channel:  a.cfg.Channel,
 		Dir:      filepath.Join(a.cfg.StateDir, "updates"),
 		Platform: a.deps.Platform,
 		Device:   a.updateConditions,

@@ -116,6 +116,8 @@ func tail(s string, n int) string {
 type Hooks struct {
 	SetConfig   func(p Params) (string, error) // applies set_config; says what changed
 	CheckUpdate func()                         // asks the updater to check now
+	// InstallAPK downloads, verifies and installs a registry build.
+	InstallAPK func(ctx context.Context, url, sha256 string, size int64) error
 }
 
 // Options shape a platform's set.
@@ -179,6 +181,7 @@ func Android(run Runner, h Hooks, o Options) Set {
 	s["disable_package"] = tool("disabled %s", func(pkg string) []string { return []string{"pm", "disable-user", "--user", "0", pkg} })
 	s["enable_package"] = tool("enabled %s", func(pkg string) []string { return []string{"pm", "enable", pkg} })
 	s["uninstall_app"] = tool("uninstalled %s", func(pkg string) []string { return []string{"pm", "uninstall", pkg} })
+	s["install_apk"] = Func(func(ctx context.Context, p Params) (Outcome, error) { return installAPK(ctx, h, p) })
 	s["launch_app"] = Func(func(ctx context.Context, p Params) (Outcome, error) { return launch(ctx, run, p) })
 	s["lock"] = Func(func(ctx context.Context, _ Params) (Outcome, error) {
 		out, err := run.Run(ctx, "input", "keyevent", "KEYCODE_SLEEP")
@@ -191,6 +194,20 @@ func Android(run Runner, h Hooks, o Options) Set {
 		}}, nil
 	})
 	return s
+}
+
+// installAPK installs the build the server named; its URL and SHA-256 are
+// in the signed parameters, so the file is bound to what the admin chose.
+func installAPK(ctx context.Context, h Hooks, p Params) (Outcome, error) {
+	url, sha := p.String("url"), p.String("sha256")
+	size, _ := p["size"].(float64)
+	if !strings.HasPrefix(url, "/v1/agent/download/") || len(sha) != 64 {
+		return Outcome{}, fmt.Errorf("install_apk needs the url and sha256 the server adds when it signs the command")
+	}
+	if err := h.InstallAPK(ctx, url, sha, int64(size)); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Message: fmt.Sprintf("installed %s version %v", p.String("package"), p["version_code"])}, nil
 }
 
 // launch starts a package's launcher activity, resolved by the package

@@ -134,3 +134,24 @@ func TestSetConfigAndCheckUpdateReachTheAgent(t *testing.T) {
 	_, err = set.Run(context.Background(), "ping", "[1]")
 	assert.ErrorContains(t, err, "not a JSON object")
 }
+
+func TestInstallAPKTakesTheSignedURLAndHash(t *testing.T) {
+	var got []string
+	h := noHooks()
+	h.InstallAPK = func(_ context.Context, url, sha string, size int64) error {
+		got = append(got, url, sha)
+		return nil
+	}
+	set := Android(&shell{}, h, Options{})
+	sha := strings.Repeat("ab", 32)
+	out, err := set.Run(context.Background(), "install_apk",
+		`{"build_id":"b1","package":"com.example.kiosk","sha256":"`+sha+`","size":10,"url":"/v1/agent/download/b1","version_code":7}`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/v1/agent/download/b1", sha}, got)
+	assert.Equal(t, "installed com.example.kiosk version 7", out.Message)
+
+	_, err = set.Run(context.Background(), "install_apk", `{"build_id":"b1"}`)
+	assert.ErrorContains(t, err, "needs the url and sha256")
+	_, err = set.Run(context.Background(), "install_apk", `{"url":"https://evil.example/x.apk","sha256":"`+sha+`"}`)
+	assert.Error(t, err, "only the server's own download route")
+}

@@ -48,6 +48,7 @@ type Updater struct {
 	BaseURL  string       // where offer URLs that are paths are resolved
 	HTTP     *http.Client // for the download
 	Token    func() string
+	Channel  string // the release channel this device follows
 	Dir      string // downloads live here, resumable across restarts
 	Platform Platform
 	Device   func(ctx context.Context) Device
@@ -56,6 +57,8 @@ type Updater struct {
 	// Installed runs after an install succeeds: on Linux, the agent
 	// restarts into its new binary.
 	Installed func(offer *client.UpdateOffer)
+
+	offered map[string]bool // releases already reported offered
 }
 
 // Outcome is how one check ended.
@@ -71,18 +74,25 @@ const (
 // Check runs one pass: ask, check the conditions, download, verify,
 // install. Every step past the offer is reported to the server.
 func (u *Updater) Check(ctx context.Context) (Outcome, error) {
-	offer, err := u.Client.CheckUpdate(ctx, u.Token())
+	offer, err := u.Client.CheckUpdate(ctx, u.Token(), u.Channel)
 	if err != nil {
 		return Failed, fmt.Errorf("check for an update: %w", err)
 	}
 	if offer == nil {
 		return NothingToDo, nil
 	}
+	if !u.offered[offer.ReleaseID] {
+		if u.offered == nil {
+			u.offered = map[string]bool{}
+		}
+		u.offered[offer.ReleaseID] = true
+		u.report(ctx, offer, client.UpdateOffered, "")
+	}
 	if why := unmet(offer, u.Device(ctx)); why != "" {
 		u.report(ctx, offer, client.UpdateDeferred, why)
 		return Deferred, nil
 	}
-	path, err := u.fetch(ctx, offer)
+	path, err := u.fetch(ctx, offer, func(event string) { u.report(ctx, offer, event, "") })
 	if err != nil {
 		u.report(ctx, offer, client.UpdateFailed, err.Error())
 		return Failed, err
@@ -113,9 +123,22 @@ func unmet(o *client.UpdateOffer, d Device) string {
 	return ""
 }
 
+// InstallFile downloads, verifies and installs one file outside any
+// release: the install_apk command, whose signed parameters carry the URL
+// and the SHA-256.
+func (u *Updater) InstallFile(ctx context.Context, url, sha256 string, size int64) error {
+	o := &client.UpdateOffer{URL: url, SHA256: sha256, Size: size}
+	path, err := u.fetch(ctx, o, func(string) {})
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	return u.Platform.Install(ctx, path)
+}
+
 // fetch downloads and verifies the offer's file, resuming a partial
-// download of the same file.
-func (u *Updater) fetch(ctx context.Context, o *client.UpdateOffer) (string, error) {
+// download of the same file; step is told each step reached.
+func (u *Updater) fetch(ctx context.Context, o *client.UpdateOffer, step func(event string)) (string, error) {
 	want := strings.ToLower(o.SHA256)
 	if len(want) != 64 {
 		return "", fmt.Errorf("the offer's sha256 %q is not a SHA-256", o.SHA256)
@@ -124,7 +147,7 @@ func (u *Updater) fetch(ctx context.Context, o *client.UpdateOffer) (string, err
 		return "", err
 	}
 	part := filepath.Join(u.Dir, want+".part")
-	u.report(ctx, o, client.UpdateDownloading, "")
+	step(client.UpdateDownloading)
 	if err := u.download(ctx, o, part); err != nil {
 		return "", err
 	}
@@ -136,7 +159,7 @@ func (u *Updater) fetch(ctx context.Context, o *client.UpdateOffer) (string, err
 		os.Remove(part) // a corrupt file must not be resumed
 		return "", fmt.Errorf("downloaded file has SHA-256 %s, the offer says %s", got, want)
 	}
-	u.report(ctx, o, client.UpdateDownloaded, "")
+	step(client.UpdateDownloaded)
 	if o.SignerFingerprint != "" {
 		switch err := u.Platform.VerifySigner(ctx, part, o.SignerFingerprint); {
 		case errors.Is(err, ErrSignerUnchecked):
@@ -146,7 +169,7 @@ func (u *Updater) fetch(ctx context.Context, o *client.UpdateOffer) (string, err
 			return "", fmt.Errorf("signer: %w", err)
 		}
 	}
-	u.report(ctx, o, client.UpdateVerified, "")
+	step(client.UpdateVerified)
 	return part, nil
 }
 

@@ -138,7 +138,7 @@ func TestAnInterruptedDownloadResumesAndTheBinaryIsReplaced(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
 	assert.Equal(t, 1, *installs)
-	assert.Equal(t, []string{"downloading", "failed", "downloading", "downloaded", "verified", "installing", "installed"}, rs.seen())
+	assert.Equal(t, []string{"offered", "download_started", "failed", "download_started", "downloaded", "verified", "installing", "installed"}, rs.seen())
 }
 
 func TestAFileThatDoesNotMatchItsSHA256IsNeverInstalled(t *testing.T) {
@@ -153,7 +153,7 @@ func TestAFileThatDoesNotMatchItsSHA256IsNeverInstalled(t *testing.T) {
 	assert.Zero(t, *installs)
 	entries, _ := os.ReadDir(u.Dir)
 	assert.Empty(t, entries, "the bad file is not kept for resuming")
-	assert.Equal(t, []string{"downloading", "failed"}, rs.seen())
+	assert.Equal(t, []string{"offered", "download_started", "failed"}, rs.seen())
 }
 
 func TestConditionsDeferTheUpdate(t *testing.T) {
@@ -175,7 +175,7 @@ func TestConditionsDeferTheUpdate(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, Deferred, out, name)
 		assert.Zero(t, *installs, name)
-		assert.Equal(t, []string{"deferred"}, rs.seen(), name)
+		assert.Equal(t, []string{"offered", "deferred"}, rs.seen(), name)
 	}
 
 	rs := newReleaseServer(t, []byte("x"))
