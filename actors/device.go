@@ -71,6 +71,8 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.onCommandFinished(m.id)
 	case *authQuery:
 		m.reply <- a.authorize(&m.digest)
+	case *updateQuery:
+		m.reply <- a.updateFacts(&m.digest)
 	case *rekey:
 		a.st.creds, a.st.fcmToken, a.st.keyID = m.creds, m.fcmToken, m.keyID
 	case *fcmTokenDead:

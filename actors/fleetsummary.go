@@ -1,6 +1,11 @@
 package actors
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // BatteryBand is a range of battery levels in the fleet summary.
 type BatteryBand struct {
@@ -82,4 +87,40 @@ func (sum *FleetSummary) add(v *deviceView, nowMs int64) {
 			sum.ServicesDown++
 		}
 	}
+}
+
+// VersionCount is how many devices run an agent version.
+type VersionCount struct {
+	VersionCode int `json:"version_code"`
+	Devices     int `json:"devices"`
+}
+
+// AgentVersions counts devices by the agent_version_code of their newest
+// heartbeat (0: never reported), newest version first; with onVersion > 0
+// it also returns up to limit ids of the devices on that version.
+func (d *Directory) AgentVersions(onVersion, limit int) ([]VersionCount, []uuid.UUID) {
+	counts := map[int]int{}
+	var ids []uuid.UUID
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.RLock()
+		for _, e := range s.m {
+			if e.deleted {
+				continue
+			}
+			v := &s.views[e.slot]
+			code := int(v.versionCode)
+			counts[code]++
+			if onVersion > 0 && code == onVersion && len(ids) < limit {
+				ids = append(ids, v.id)
+			}
+		}
+		s.mu.RUnlock()
+	}
+	out := make([]VersionCount, 0, len(counts))
+	for code, n := range counts {
+		out = append(out, VersionCount{VersionCode: code, Devices: n})
+	}
+	slices.SortFunc(out, func(a, b VersionCount) int { return b.VersionCode - a.VersionCode })
+	return out, ids
 }

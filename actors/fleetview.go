@@ -24,6 +24,7 @@ type deviceView struct {
 	lastSeen        int64 // unix ms of the newest heartbeat; 0 never
 	monitoredLastFG int64 // unix ms the monitored package was last in the foreground
 	fedSeen         int64 // lastSeen when the row last went to the live feed
+	versionCode     int32 // agent_version_code of the newest heartbeat; 0 unknown
 	aliasLen        uint16
 	battery         int16 // -1 unknown
 	thresholdMin    int16
@@ -51,12 +52,14 @@ type DeviceRow struct {
 	Serial       string
 	Model        string
 	AgentVersion string
-	EnrolledAt   time.Time
-	LastSeen     time.Time // zero: never reported
-	Online       bool
-	BatteryPct   int16 // -1: unknown
-	Charging     bool
-	Service      ServiceState
+	// AgentVersionCode is from the newest heartbeat; 0 when it never said.
+	AgentVersionCode int
+	EnrolledAt       time.Time
+	LastSeen         time.Time // zero: never reported
+	Online           bool
+	BatteryPct       int16 // -1: unknown
+	Charging         bool
+	Service          ServiceState
 }
 
 // Presence names a device's presence: online, offline or never (enrolled,
@@ -125,6 +128,9 @@ func (v *deviceView) setState(st *deviceState) bool {
 	if h.Has&persistence.HasAgentVersion != 0 && h.AgentVersion != "" {
 		v.agentVersion = h.AgentVersion
 	}
+	if h.Has&persistence.HasAgentVersionCode != 0 {
+		v.versionCode = h.AgentVersionCode
+	}
 	v.setMonitoring(&st.monitoring)
 	v.monitoredLastFG = st.monitoredLastFG
 	return v.online != was.online || v.battery != was.battery || v.charging != was.charging ||
@@ -146,7 +152,8 @@ func (v *deviceView) serviceDown(nowMs int64) bool {
 func (v *deviceView) row(nowMs int64) DeviceRow {
 	return DeviceRow{
 		ID: v.id, Alias: v.alias(), Serial: v.serial(), Model: v.model, AgentVersion: v.agentVersion,
-		EnrolledAt: fromUnixMilli(v.enrolledAt), LastSeen: fromUnixMilli(v.lastSeen),
+		AgentVersionCode: int(v.versionCode),
+		EnrolledAt:       fromUnixMilli(v.enrolledAt), LastSeen: fromUnixMilli(v.lastSeen),
 		Online: v.online, BatteryPct: v.battery, Charging: v.charging,
 		Service: ServiceState{
 			Package: v.monitoredPkg, DisplayName: v.monitorName, Enabled: v.monitorEnabled,

@@ -1,7 +1,10 @@
 package ingress
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +85,33 @@ func (s *Server) checkCommand(p *adminauth.Principal, req *commandRequest) (stri
 		}
 	}
 	params, e := canonicalParams(req.Type, req.Params)
+	if e == nil && req.Type == "install_apk" {
+		params, e = s.installParams(params)
+	}
 	return params, ttl, e
+}
+
+// installParams adds to install_apk's build_id what the device needs to
+// fetch and check the file, so that the signature covers the SHA-256.
+func (s *Server) installParams(params string) (string, *Error) {
+	var p struct {
+		BuildID uuid.UUID `json:"build_id"`
+	}
+	if err := json.Unmarshal([]byte(params), &p); err != nil {
+		return "", fieldError("params", "must carry build_id")
+	}
+	c, cancel := dbContext()
+	defer cancel()
+	f, err := s.deps.Releases.UploadedBuild(c, p.BuildID)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return "", fieldError("params.build_id", "must be a build whose file is uploaded to the APK registry")
+	case err != nil:
+		return "", storeUnavailable()
+	}
+	out, _ := json.Marshal(map[string]any{"build_id": p.BuildID, "package": f.Package, "version_code": f.VersionCode,
+		"sha256": f.SHA256, "size": f.Size, "url": "/v1/agent/download/" + p.BuildID.String()})
+	return string(out), nil
 }
 
 // createCommand is POST /admin/devices/{id}/commands: sign a command for
@@ -130,6 +159,41 @@ func (s *Server) createCommand(ctx *fasthttp.RequestCtx) {
 	})
 	rec := pgstore.CommandRecord{Command: cmd, CreatedBy: p.Actor(), UpdatedAt: now}
 	writeJSON(ctx, fasthttp.StatusCreated, toCommandJSON(&rec))
+}
+
+// errSigningKey is a device whose signing key is not available.
+var errSigningKey = errors.New("a device's signing key is not available")
+
+// queueCommands signs one command per device with the device's key,
+// stores them all with one COPY and hands them to the actors, which push
+// and deliver them. Devices deleted meanwhile are skipped.
+func (s *Server) queueCommands(c context.Context, ids []uuid.UUID, typ, params string, ttl time.Duration, actor string, now time.Time) ([]persistence.Command, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	kids, err := s.deps.Commands.KeyIDs(c, ids)
+	if err != nil {
+		return nil, err
+	}
+	cmds := make([]persistence.Command, 0, len(kids))
+	for _, id := range ids {
+		kid, ok := kids[id]
+		if !ok {
+			continue // deleted since it was listed
+		}
+		cmd, err := s.signCommand(id, kid, typ, params, now, ttl)
+		if err != nil {
+			return nil, fmt.Errorf("%w: device %s: %v", errSigningKey, id, err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	if err := s.deps.Commands.Create(c, cmds, actor, now); err != nil {
+		s.log.Error().Str("event", "command.bulk.error").Int("commands", len(cmds)).Err(err).Msg("store commands")
+		return nil, err
+	}
+	s.deps.Directory.QueueCommands(cmds)
+	s.publishQueued(cmds, now)
+	return cmds, nil
 }
 
 // publishQueued tells the live feed about new commands; later transitions
@@ -257,32 +321,15 @@ func (s *Server) bulkCommand(ctx *fasthttp.RequestCtx) {
 	}
 	c, cancel := dbContext()
 	defer cancel()
-	kids, err := s.deps.Commands.KeyIDs(c, ids)
-	if err != nil {
+	cmds, err := s.queueCommands(c, ids, req.Type, params, ttl, p.Actor(), s.now())
+	switch {
+	case errors.Is(err, errSigningKey):
+		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "a device's signing key is not available"))
+		return
+	case err != nil:
 		writeError(ctx, storeUnavailable())
 		return
 	}
-	now := s.now()
-	cmds := make([]persistence.Command, 0, len(kids))
-	for _, id := range ids {
-		kid, ok := kids[id]
-		if !ok {
-			continue // deleted since it was listed
-		}
-		cmd, err := s.signCommand(id, kid, req.Type, params, now, ttl)
-		if err != nil {
-			writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "a device's signing key is not available"))
-			return
-		}
-		cmds = append(cmds, cmd)
-	}
-	if err := s.deps.Commands.Create(c, cmds, p.Actor(), now); err != nil {
-		s.log.Error().Str("event", "command.bulk.error").Int("commands", len(cmds)).Err(err).Msg("store commands")
-		writeError(ctx, storeUnavailable())
-		return
-	}
-	s.deps.Directory.QueueCommands(cmds)
-	s.publishQueued(cmds, now)
 	out := make([]string, len(cmds))
 	for i, cmd := range cmds {
 		out[i] = cmd.ID.String()

@@ -20,17 +20,20 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/actors/rollout"
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
 	"github.com/nexmdm/nexmdm/ingress/openapi"
 	"github.com/nexmdm/nexmdm/ingress/wshub"
+	"github.com/nexmdm/nexmdm/persistence/blobstore"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
 // Config tunes the HTTP edge.
 type Config struct {
 	MaxBodyBytes      int           // larger heartbeat and registration bodies get 413
+	MaxAPKBytes       int64         // NEXMDM_APK_MAX_BYTES: a larger APK upload gets 413, checked while it streams
 	HeartbeatTimeout  time.Duration // a heartbeat not committed by then gets 503
 	MaxInflight       int64         // heartbeats waiting for commit before new ones get 503
 	ClockSkew         time.Duration // how far in the future a device ts may be
@@ -50,6 +53,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes:      64 << 10,
+		MaxAPKBytes:       60 << 20,
 		HeartbeatTimeout:  15 * time.Second,
 		MaxInflight:       50_000,
 		ClockSkew:         5 * time.Minute,
@@ -72,9 +76,13 @@ type Deps struct {
 	Audit      *pgstore.Audit
 	Users      *pgstore.Users
 	APIKeys    *pgstore.APIKeys
+	APKs       *pgstore.APKs    // the APK registry's builds and downloads
+	Blobs      *blobstore.Store // the builds' files, apk/<sha256>
 	Sessions   *adminauth.Sessions
 	Tokens     *devicetoken.Tokens
 	Keys       *signing.Keyring
+	Releases   *pgstore.Releases
+	Rollout    *rollout.Book                   // the current releases, for update checks; LoadReleases fills it
 	Presence   *Presence                       // the directory's presence listener; the live feed attaches to it
 	Ready      func(ctx context.Context) error // readiness probe for /readyz
 	Registry   *prometheus.Registry            // metrics are registered here and served at /metrics
@@ -137,6 +145,10 @@ func New(cfg Config, deps Deps) *Server {
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{deps.Log},
+		// Bodies stream, for APK uploads; bufferBody keeps every other
+		// route's limit. Multipart is read by the upload, not pre-parsed.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	}
 	return s
 }
@@ -154,6 +166,9 @@ func (s *Server) routes() {
 		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "internal error"))
 	}
 	handle := func(method, path string, h fasthttp.RequestHandler) {
+		r.Handle(method, path, s.m.instrument(method, path, s.bufferBody(h)))
+	}
+	stream := func(method, path string, h fasthttp.RequestHandler) { // reads its body itself, unbuffered
 		r.Handle(method, path, s.m.instrument(method, path, h))
 	}
 	handle("POST", "/v1/register", s.authorize(adminauth.Enroll, s.register))
@@ -183,7 +198,24 @@ func (s *Server) routes() {
 	handle("GET", "/admin/commands", s.authorize(adminauth.Read, s.listCommands))
 	handle("POST", "/admin/commands/bulk", s.authorize(adminauth.Command, s.bulkCommand))
 	handle("GET", "/admin/commands/{id}", s.authorize(adminauth.Read, s.getCommand))
+	handle("POST", "/admin/apk/register", s.authorize(adminauth.APKWrite, s.registerBuild))
+	stream("POST", "/admin/apk/upload", s.authorize(adminauth.APKWrite, s.uploadAPK))
+	handle("GET", "/admin/apk/builds", s.authorize(adminauth.Read, s.listBuilds))
+	handle("DELETE", "/admin/apk/builds/{id}", s.authorize(adminauth.Manage, s.deleteBuild))
+	handle("GET", "/admin/apk/download/{id}", s.authorize(adminauth.Read, s.downloadBuild))
+	handle("GET", "/v1/agent/download/{id}", s.agentDownload)
 	handle("POST", "/v1/action-result", s.actionResult)
+	handle("GET", "/v1/agent/update", s.agentUpdate)
+	handle("POST", "/v1/agent/update-events", s.agentUpdateEvent)
+	handle("GET", "/admin/releases", s.authorize(adminauth.Read, s.listReleases))
+	handle("POST", "/admin/releases", s.authorize(adminauth.Manage, s.createRelease))
+	handle("GET", "/admin/releases/{id}", s.authorize(adminauth.Read, s.getRelease))
+	handle("PATCH", "/admin/releases/{id}", s.authorize(adminauth.Manage, s.patchRelease))
+	handle("GET", "/admin/releases/{id}/adoption", s.authorize(adminauth.Read, s.releaseAdoption))
+	handle("POST", "/admin/releases/{id}/promote", s.authorize(adminauth.Manage, s.promoteRelease))
+	handle("POST", "/admin/releases/{id}/pause", s.authorize(adminauth.Manage, s.pauseRelease))
+	handle("POST", "/admin/releases/{id}/resume", s.authorize(adminauth.Manage, s.resumeRelease))
+	handle("POST", "/admin/releases/{id}/rollback", s.authorize(adminauth.Manage, s.rollbackRelease))
 	handle("GET", "/admin/ws", s.liveFeed)
 	handle("GET", "/openapi.json", openapi.Handler)
 	handle("GET", "/healthz", s.healthz)

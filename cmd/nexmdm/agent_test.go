@@ -134,7 +134,8 @@ func (p *agentProcess) kill9(t *testing.T) {
 // parts except what adjust swaps.
 type inProcessAgent struct {
 	*daemon.Agent
-	logs *agentLogs
+	logs   *agentLogs
+	exited <-chan error // what Run returned, when it stopped on its own
 }
 
 func startInProcessAgent(t *testing.T, server string, adjust func(*daemon.Deps), args ...string) inProcessAgent {
@@ -154,12 +155,12 @@ func startInProcessAgent(t *testing.T, server string, adjust func(*daemon.Deps),
 	a, err := daemon.Open(cfg, deps)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.Run(ctx); close(done) }()
+	done, exited := make(chan struct{}), make(chan error, 1)
+	go func() { exited <- a.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; a.Close() })
 	require.Eventually(t, func() bool { return a.DeviceID() != "" }, 20*time.Second, 10*time.Millisecond,
 		"the agent never enrolled\n%s", logs)
-	return inProcessAgent{Agent: a, logs: logs}
+	return inProcessAgent{Agent: a, logs: logs, exited: exited}
 }
 
 // storedBuckets are a device's heartbeat buckets in the order the server

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ type config struct {
 	FCMProject        string
 	FCMCredentials    string
 	FCMEndpoint       string
+	BlobURL           string
+	APKMaxBytes       int
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -129,6 +132,8 @@ var envVars = []envVar{
 	{"NEXMDM_FCM_PROJECT_ID", "", "Firebase project that pushes commands with FCM; empty: devices get commands only with their heartbeats (pull)", str(func(c *config) *string { return &c.FCMProject })},
 	{"NEXMDM_FCM_CREDENTIALS_FILE", "", "service-account JSON for FCM; empty: Google application default credentials (or none with NEXMDM_FCM_ENDPOINT)", str(func(c *config) *string { return &c.FCMCredentials })},
 	{"NEXMDM_FCM_ENDPOINT", "", "FCM HTTP v1 endpoint override, e.g. a local fake's http://127.0.0.1:9099/v1; empty: Google's", str(func(c *config) *string { return &c.FCMEndpoint })},
+	{"NEXMDM_BLOB_URL", "", "where APK files are kept: file:///abs/dir, or s3://bucket?region=…&endpoint=… for S3-compatible storage (default file://$PWD/.data/blobs)", str(func(c *config) *string { return &c.BlobURL })},
+	{"NEXMDM_APK_MAX_BYTES", "62914560", "largest APK upload, in bytes (checked while it streams)", posInt(func(c *config) *int { return &c.APKMaxBytes })},
 	{"NEXMDM_ALLOW_SHELL", "0", "1 accepts the shell command type (admin role only, audited with the full command line)", func(c *config, v string) error {
 		if v != "0" && v != "1" {
 			return errors.New("must be 0 or 1")
@@ -191,6 +196,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+	}
+	if c.BlobURL == "" {
+		dir, err := filepath.Abs(filepath.Join(".data", "blobs"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("NEXMDM_BLOB_URL: %w", err))
+		}
+		c.BlobURL = "file://" + filepath.ToSlash(dir)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if len(errs) == 0 && c.Env == "production" {

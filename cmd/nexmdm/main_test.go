@@ -51,6 +51,7 @@ func newTestEnv(t *testing.T) (env, *testenv.DB, *testenv.Redis) {
 		"NEXMDM_DB_MAX_CONNS":   "8",
 		"NEXMDM_LOG_LEVEL":      "warn",
 		"NEXMDM_SWEEP_INTERVAL": "1s",
+		"NEXMDM_BLOB_URL":       "file://" + t.TempDir(),
 	}, db, rds
 }
 

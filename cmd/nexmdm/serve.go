@@ -21,10 +21,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/actors/rollout"
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress"
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
+	"github.com/nexmdm/nexmdm/persistence/blobstore"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 	"github.com/nexmdm/nexmdm/persistence/snapstore"
 )
@@ -44,6 +46,7 @@ type app struct {
 	system *actor.ActorSystem
 	dir    *actors.Directory
 	server *ingress.Server
+	blobs  *blobstore.Store
 
 	background   context.CancelFunc
 	stopFeed     context.CancelFunc
@@ -181,12 +184,21 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.CORSOrigins = cfg.CORSOrigins
 	icfg.AllowShell = cfg.AllowShell
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
+	icfg.MaxAPKBytes = int64(cfg.APKMaxBytes)
+	if a.blobs, err = blobstore.Open(ctx, cfg.BlobURL, blobstore.WithLogger(log), blobstore.WithRegisterer(reg)); err != nil {
+		return nil, fmt.Errorf("NEXMDM_BLOB_URL: %w", err)
+	}
 	a.server = ingress.New(icfg, ingress.Deps{
 		Directory: a.dir, Devices: devices, Commands: commands, Selections: pgstore.NewSelections(a.pool), Audit: pgstore.NewAudit(a.pool),
 		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
+		APKs: pgstore.NewAPKs(a.pool), Blobs: a.blobs,
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
+		Releases: pgstore.NewReleases(a.pool), Rollout: &rollout.Book{},
 	})
+	if err := a.server.LoadReleases(ctx); err != nil {
+		return nil, err
+	}
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	a.stopFeed, a.feedDone = stopFeed, make(chan struct{})
 	go func() {
@@ -292,6 +304,9 @@ func (a *app) closeParts(ctx context.Context) error {
 	}
 	if a.system != nil {
 		a.system.Shutdown()
+	}
+	if a.blobs != nil {
+		a.blobs.Close()
 	}
 	if a.rdb != nil {
 		a.rdb.Close()

@@ -230,9 +230,14 @@ func (b *bench) startNexmdmOn(ctx context.Context, db, prefix string, extraEnv .
 	if err != nil {
 		return nil, 0, err
 	}
+	blobs, err := filepath.Abs(filepath.Join(b.cfg.WorkDir, "blobs")) // not .data/ under the working directory
+	if err != nil {
+		return nil, 0, err
+	}
 	env := []string{
 		"DATABASE_URL=" + db, "REDIS_URL=" + b.cfg.Redis, "NEXMDM_REDIS_PREFIX=" + prefix,
 		"NEXMDM_ADDR=" + addr, "NEXMDM_ADMIN_KEY=" + benchKey, "NEXMDM_LOG_LEVEL=warn",
+		"NEXMDM_BLOB_URL=file://" + blobs,
 		// enrolling 100,000 devices at cost 10 would take most of the bench;
 		// the heartbeat path never runs bcrypt, so this changes nothing measured
 		"NEXMDM_BCRYPT_COST=4",

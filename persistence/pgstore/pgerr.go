@@ -15,6 +15,9 @@ const (
 	codeSerialization   = "40001"
 )
 
+// codeForeignKeyViolation: e.g. deleting a build that a release references.
+const codeForeignKeyViolation = "23503"
+
 func sqlState(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
