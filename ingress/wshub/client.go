@@ -246,11 +246,14 @@ func (c *client) authenticated(id Identity, now time.Time) bool {
 	} else {
 		c.expires.Store(id.ExpiresAt.UnixNano())
 	}
+	first := !c.ready.Load()
+	if first { // logged before the client can read its answer, so the log is in order
+		c.h.log.Info().Str("event", "ws.client.connect").Str("remote", c.remote).Str("actor", id.Actor).Msg("dashboard client connected")
+	}
 	c.enqueue(outMsg{typ: "auth.ok", data: authOK(id.ExpiresAt)})
-	if !c.ready.Load() {
+	if first {
 		c.enqueue(outMsg{typ: TypeSummary, data: appendSummary(nil, c.h.src, now)})
 		c.h.listen(c)
-		c.h.log.Info().Str("event", "ws.client.connect").Str("remote", c.remote).Str("actor", id.Actor).Msg("dashboard client connected")
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongTimeout))
 	return true
