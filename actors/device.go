@@ -168,6 +168,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 		a.st.live.AppLastForeground = nil
 		a.dirty = true
 	}
+	a.evaluateAlerts(now)
 
 	b := persistence.Bucket(h.TS)
 	if i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == b }); i >= 0 {
@@ -270,6 +271,7 @@ func (a *deviceActor) onTick(now time.Time) {
 		a.dirty, a.viewStale = true, true
 		a.sh.presence.offline(a.id, now, a.st.lastSeen)
 	}
+	a.evaluateAlerts(now)
 }
 
 func (a *deviceActor) status() DeviceStatus {

@@ -86,6 +86,8 @@ type shared struct {
 	tokens       TokenStore
 	log          zerolog.Logger
 	dispatch     *actor.PID // the dispatch supervisor; nil when FCM is off
+	alerts       AlertSink  // nil: alert rules are not evaluated
+	alertCfg     AlertConfig
 	actorStopped func(id uuid.UUID, pid *actor.PID)
 }
 
@@ -144,6 +146,8 @@ type Deps struct {
 	Tokens    TokenStore   // forgets dead FCM tokens, records rotated key ids
 	Dispatch  DispatchConfig
 	Listeners []StatusListener
+	Alerts    AlertSink             // nil: no alert rules
+	AlertCfg  AlertConfig           // zero: DefaultAlertConfig
 	Registry  prometheus.Registerer // nil: no metrics registered
 	Log       zerolog.Logger
 	Now       func() time.Time // nil: time.Now
@@ -164,6 +168,9 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 		d.shards[i].m = make(map[uuid.UUID]*entry)
 	}
 	root := deps.System.Root
+	if deps.AlertCfg == (AlertConfig{}) {
+		deps.AlertCfg = DefaultAlertConfig()
+	}
 	d.sh = &shared{
 		cfg:          cfg,
 		root:         root,
@@ -173,6 +180,8 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 		presence:     newPresence(deps.Registry, deps.Listeners),
 		commands:     newCommandLog(deps.Commands, deps.Feed, deps.Log),
 		tokens:       deps.Tokens,
+		alerts:       deps.Alerts,
+		alertCfg:     deps.AlertCfg,
 		log:          deps.Log,
 		actorStopped: d.actorStopped,
 	}

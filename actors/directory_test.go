@@ -75,6 +75,7 @@ type fixture struct {
 	snaps    *snapstore.Store
 	dir      *actors.Directory
 	presence *presenceRecorder
+	alerts   *alertRecorder
 	cfg      actors.Config
 	pepper   []byte
 	stop     func()
@@ -109,9 +110,12 @@ func (f *fixture) start(t *testing.T) {
 	system := actor.NewActorSystem()
 	bg, cancel := context.WithCancel(context.Background())
 	f.presence = &presenceRecorder{}
+	if f.alerts == nil {
+		f.alerts = &alertRecorder{}
+	}
 	f.dir = actors.NewDirectory(bg, f.cfg, actors.Deps{
 		System: system, Sink: f.writer, Devices: f.devices, Snapshots: f.snaps,
-		Listeners: []actors.StatusListener{f.presence}, Log: zerolog.Nop(), Now: f.clock.Now,
+		Listeners: []actors.StatusListener{f.presence}, Alerts: f.alerts, Log: zerolog.Nop(), Now: f.clock.Now,
 	})
 	require.NoError(t, f.dir.Start(ctx))
 	stopped := false

@@ -7,8 +7,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/nexmdm/nexmdm/actors"
-	"github.com/nexmdm/nexmdm/ingress/devicetoken"
 	"github.com/nexmdm/nexmdm/persistence"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
@@ -42,10 +40,9 @@ func (r *actionResultRequest) validate() *Error {
 // actionResult is POST /v1/action-result: a device reports how a command
 // ended. It is idempotent: the first result counts, a repeat is 409.
 func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
-	device, secret, ok := devicetoken.Parse(bearerToken(ctx))
-	if !ok {
-		writeError(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
-			"send the device token from registration as Authorization: Bearer <token>"))
+	device, e := s.authorizeDevice(ctx)
+	if e != nil {
+		writeError(ctx, e)
 		return
 	}
 	if !bodyWithin(ctx, maxActionResultBody) {
@@ -62,21 +59,12 @@ func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
 	}
 	c, cancel := dbContext()
 	defer cancel()
-	outcome, err := s.deps.Directory.Authorize(c, device, s.deps.Tokens.Digest(secret))
-	if err != nil {
-		writeError(ctx, routeError(err))
-		return
-	}
-	if outcome != actors.Stored {
-		writeError(ctx, outcomeError(actors.HeartbeatReply{Outcome: outcome, RetryAfter: 5 * time.Second}))
-		return
-	}
 	now := s.now()
 	finished := now
 	if req.FinishedAt != nil {
 		finished = *req.FinishedAt
 	}
-	err = s.deps.Commands.Finish(c, pgstore.Result{
+	err := s.deps.Commands.Finish(c, pgstore.Result{
 		CommandID: req.CommandID, DeviceID: device, Status: req.Status, Message: req.Message,
 		Output: req.Output, FinishedAt: finished, At: now,
 	})

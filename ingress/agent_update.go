@@ -79,10 +79,9 @@ func (r *updateEventRequest) validate() *Error {
 // agentUpdateEvent is POST /v1/agent/update-events: a device reports a
 // step of an update. Failures count toward the release's auto-pause.
 func (s *Server) agentUpdateEvent(ctx *fasthttp.RequestCtx) {
-	device, secret, ok := devicetoken.Parse(bearerToken(ctx))
-	if !ok {
-		writeError(ctx, errorf(fasthttp.StatusUnauthorized, "invalid_token",
-			"send the device token from registration as Authorization: Bearer <token>"))
+	device, e := s.authorizeDevice(ctx)
+	if e != nil {
+		writeError(ctx, e)
 		return
 	}
 	if !bodyWithin(ctx, 8<<10) {
@@ -99,21 +98,12 @@ func (s *Server) agentUpdateEvent(ctx *fasthttp.RequestCtx) {
 	}
 	c, cancel := dbContext()
 	defer cancel()
-	outcome, err := s.deps.Directory.Authorize(c, device, s.deps.Tokens.Digest(secret))
-	if err != nil {
-		writeError(ctx, routeError(err))
-		return
-	}
-	if outcome != actors.Stored {
-		writeError(ctx, outcomeError(actors.HeartbeatReply{Outcome: outcome, RetryAfter: 5 * time.Second}))
-		return
-	}
 	now := s.now()
 	at := now
 	if req.At != nil {
 		at = *req.At
 	}
-	err = s.deps.Releases.RecordUpdateEvent(c, pgstore.UpdateEvent{ReleaseID: req.ReleaseID, DeviceID: device,
+	err := s.deps.Releases.RecordUpdateEvent(c, pgstore.UpdateEvent{ReleaseID: req.ReleaseID, DeviceID: device,
 		Event: req.Event, VersionCode: req.VersionCode, Message: req.Message, DeviceAt: at, ReceivedAt: now})
 	if err != nil {
 		writeError(ctx, lookupError(err, "release", req.ReleaseID))
@@ -149,6 +139,10 @@ func (s *Server) autoPause(ctx *fasthttp.RequestCtx, id uuid.UUID) {
 	s.log.Error().Str("event", "release.auto_pause").Str("release", id.String()).Int("failed", failed).
 		Int("attempted", attempted).Msg(reason)
 	s.auditAs(ctx, "system", "release.auto_pause", id.String(), "ok", map[string]any{"failed": failed, "attempted": attempted})
+	if s.deps.Alerter != nil {
+		s.deps.Alerter.Raise("release_failures", map[string]any{"release_id": id, "version_code": r.VersionCode,
+			"failed": failed, "attempted": attempted, "reason": reason})
+	}
 	if after, err := s.deps.Releases.Get(c, id); err == nil {
 		s.hub.Publish("release.pause", uuid.Nil, toReleaseJSON(&after))
 	}

@@ -9,11 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"github.com/nexmdm/nexmdm/actors"
-	"github.com/nexmdm/nexmdm/ingress/devicetoken"
 	"github.com/nexmdm/nexmdm/persistence/blobstore"
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
@@ -45,25 +42,6 @@ func (s *Server) agentDownload(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.serveBuild(ctx, &b, pgstore.DownloadDevice, device.String())
-}
-
-// authorizeDevice checks the device token as a heartbeat's is checked.
-func (s *Server) authorizeDevice(ctx *fasthttp.RequestCtx) (uuid.UUID, *Error) {
-	device, secret, ok := devicetoken.Parse(bearerToken(ctx))
-	if !ok {
-		return device, errorf(fasthttp.StatusUnauthorized, "invalid_token",
-			"send the device token from registration as Authorization: Bearer <token>")
-	}
-	c, cancel := dbContext()
-	defer cancel()
-	outcome, err := s.deps.Directory.Authorize(c, device, s.deps.Tokens.Digest(secret))
-	if err != nil {
-		return device, routeError(err)
-	}
-	if outcome != actors.Stored {
-		return device, outcomeError(actors.HeartbeatReply{Outcome: outcome, RetryAfter: 5 * time.Second})
-	}
-	return device, nil
 }
 
 // pathBuild loads the build named in the path, which must be uploaded.

@@ -82,6 +82,8 @@ type Deps struct {
 	Tokens     *devicetoken.Tokens
 	Keys       *signing.Keyring
 	Releases   *pgstore.Releases
+	Alerts     *pgstore.Alerts
+	Alerter    Alerter                         // the alerts supervisor; nil: no fleet alerts, no test alert
 	Rollout    *rollout.Book                   // the current releases, for update checks; LoadReleases fills it
 	Presence   *Presence                       // the directory's presence listener; the live feed attaches to it
 	Ready      func(ctx context.Context) error // readiness probe for /readyz
@@ -205,6 +207,15 @@ func (s *Server) routes() {
 	handle("GET", "/admin/apk/download/{id}", s.authorize(adminauth.Read, s.downloadBuild))
 	handle("GET", "/v1/agent/download/{id}", s.agentDownload)
 	handle("POST", "/v1/action-result", s.actionResult)
+	handle("GET", "/admin/alerts", s.authorize(adminauth.Read, s.listAlerts))
+	handle("POST", "/admin/alerts/test", s.authorize(adminauth.Manage, s.testAlert))
+	handle("POST", "/admin/alerts/{id}/ack", s.authorize(adminauth.Command, s.ackAlert))
+	handle("GET", "/admin/alert-channels", s.authorize(adminauth.Manage, s.listAlertChannels))
+	handle("POST", "/admin/alert-channels", s.authorize(adminauth.Manage, s.createAlertChannel))
+	handle("PATCH", "/admin/alert-channels/{id}", s.authorize(adminauth.Manage, s.patchAlertChannel))
+	handle("DELETE", "/admin/alert-channels/{id}", s.authorize(adminauth.Manage, s.deleteAlertChannel))
+	handle("GET", "/admin/alert-rules", s.authorize(adminauth.Read, s.listAlertRules))
+	handle("PUT", "/admin/alert-rules/{rule}", s.authorize(adminauth.Manage, s.putAlertRule))
 	handle("GET", "/v1/agent/update", s.agentUpdate)
 	handle("POST", "/v1/agent/update-events", s.agentUpdateEvent)
 	handle("GET", "/admin/releases", s.authorize(adminauth.Read, s.listReleases))

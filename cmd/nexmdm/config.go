@@ -46,6 +46,16 @@ type config struct {
 	FCMEndpoint       string
 	BlobURL           string
 	APKMaxBytes       int
+	DiscordWebhook    string
+	AlertWebhook      string
+	AlertWebhookKey   string
+	SMTPURL           string
+	AlertEmailFrom    string
+	AlertEmailTo      []string
+	AlertWindow       time.Duration
+	AlertStorm        int
+	LowBatteryPct     int
+	AlertCooldown     time.Duration
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -141,6 +151,24 @@ var envVars = []envVar{
 		c.AllowShell = v == "1"
 		return nil
 	}},
+	{"NEXMDM_DISCORD_WEBHOOK_URL", "", "Discord webhook that gets warning and critical alerts; empty: none", str(func(c *config) *string { return &c.DiscordWebhook })},
+	{"NEXMDM_ALERT_WEBHOOK_URL", "", "generic webhook that gets warning and critical alerts, signed with NEXMDM_ALERT_WEBHOOK_SECRET; empty: none", str(func(c *config) *string { return &c.AlertWebhook })},
+	{"NEXMDM_ALERT_WEBHOOK_SECRET", "", "HMAC-SHA256 key of the generic webhook's X-NexMDM-Signature", str(func(c *config) *string { return &c.AlertWebhookKey })},
+	{"NEXMDM_SMTP_URL", "", "smtp://user:pass@host:587 (STARTTLS) or smtps://…:465 for critical alerts by email; empty: none", str(func(c *config) *string { return &c.SMTPURL })},
+	{"NEXMDM_ALERT_EMAIL_FROM", "nexmdm@localhost", "sender of alert email", str(func(c *config) *string { return &c.AlertEmailFrom })},
+	{"NEXMDM_ALERT_EMAIL_TO", "", "recipients of critical alerts, comma-separated", func(c *config, v string) error {
+		c.AlertEmailTo = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.AlertEmailTo = append(c.AlertEmailTo, a)
+			}
+		}
+		return nil
+	}},
+	{"NEXMDM_ALERT_WINDOW", "30s", "alerts of one rule gather this long; a storm within it becomes one digest", dur(func(c *config) *time.Duration { return &c.AlertWindow })},
+	{"NEXMDM_ALERT_STORM", "10", "devices firing one rule within the window that make a digest", posInt(func(c *config) *int { return &c.AlertStorm })},
+	{"NEXMDM_LOW_BATTERY_PCT", "15", "low-battery alerts fire below this level off the charger and clear 5 points above it", posInt(func(c *config) *int { return &c.LowBatteryPct })},
+	{"NEXMDM_ALERT_COOLDOWN", "30m", "a rule firing again on a device this soon is recorded but not notified", dur(func(c *config) *time.Duration { return &c.AlertCooldown })},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -157,6 +158,10 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.PepperID = tokens.PepperID()
 	actorCfg.HMACKeyID = keys.Current()
 	presence := &ingress.Presence{}
+	alerts, err := newAlerting(ctx, cfg, a.pool, log, reg)
+	if err != nil {
+		return nil, err
+	}
 	commands := pgstore.NewCommands(a.pool)
 	pusher, err := newPusher(ctx, cfg)
 	if err != nil {
@@ -165,7 +170,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	a.dir = actors.NewDirectory(bg, actorCfg, actors.Deps{
 		System: a.system, Sink: a.writer, Devices: devices, Snapshots: a.snaps,
 		Commands: commands, Feed: presence, Pusher: pusher, Tokens: devices,
-		Listeners: []actors.StatusListener{presence}, Registry: reg, Log: log,
+		Listeners: []actors.StatusListener{presence}, Alerts: alerts, AlertCfg: alertConfig(cfg), Registry: reg, Log: log,
 	})
 	loadStart := time.Now()
 	if err := a.dir.Start(ctx); err != nil {
@@ -195,10 +200,16 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
 		Releases: pgstore.NewReleases(a.pool), Rollout: &rollout.Book{},
+		Alerts: pgstore.NewAlerts(a.pool), Alerter: alerts,
 	})
 	if err := a.server.LoadReleases(ctx); err != nil {
 		return nil, err
 	}
+	alerts.Attach(func(id uuid.UUID) string {
+		row, _ := a.dir.Row(id, time.Now())
+		return row.Alias
+	}, presence, a.server.RemediateService)
+	go alerts.Run(bg)
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	a.stopFeed, a.feedDone = stopFeed, make(chan struct{})
 	go func() {
