@@ -40,21 +40,9 @@ func (r *actionResultRequest) validate() *Error {
 // actionResult is POST /v1/action-result: a device reports how a command
 // ended. It is idempotent: the first result counts, a repeat is 409.
 func (s *Server) actionResult(ctx *fasthttp.RequestCtx) {
-	device, e := s.authorizeDevice(ctx)
-	if e != nil {
-		writeError(ctx, e)
-		return
-	}
-	if !bodyWithin(ctx, maxActionResultBody) {
-		return
-	}
 	var req actionResultRequest
-	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
-		writeError(ctx, e)
-		return
-	}
-	if e := req.validate(); e != nil {
-		writeError(ctx, e)
+	device, ok := s.readDeviceRequest(ctx, maxActionResultBody, &req)
+	if !ok {
 		return
 	}
 	c, cancel := dbContext()

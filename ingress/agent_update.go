@@ -79,21 +79,9 @@ func (r *updateEventRequest) validate() *Error {
 // agentUpdateEvent is POST /v1/agent/update-events: a device reports a
 // step of an update. Failures count toward the release's auto-pause.
 func (s *Server) agentUpdateEvent(ctx *fasthttp.RequestCtx) {
-	device, e := s.authorizeDevice(ctx)
-	if e != nil {
-		writeError(ctx, e)
-		return
-	}
-	if !bodyWithin(ctx, 8<<10) {
-		return
-	}
 	var req updateEventRequest
-	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
-		writeError(ctx, e)
-		return
-	}
-	if e := req.validate(); e != nil {
-		writeError(ctx, e)
+	device, ok := s.readDeviceRequest(ctx, 8<<10, &req)
+	if !ok {
 		return
 	}
 	c, cancel := dbContext()

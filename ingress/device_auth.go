@@ -28,3 +28,26 @@ func (s *Server) authorizeDevice(ctx *fasthttp.RequestCtx) (uuid.UUID, *Error) {
 	}
 	return device, nil
 }
+
+// deviceBody is a device request body that checks itself.
+type deviceBody interface{ validate() *Error }
+
+// readDeviceRequest authorizes the device token and reads a JSON body of
+// at most limit bytes into req. On failure it has answered already.
+func (s *Server) readDeviceRequest(ctx *fasthttp.RequestCtx, limit int, req deviceBody) (uuid.UUID, bool) {
+	device, e := s.authorizeDevice(ctx)
+	if e == nil && len(ctx.PostBody()) > limit {
+		e = bodyTooLarge(limit)
+	}
+	if e == nil {
+		e = decodeJSON(ctx.PostBody(), req)
+	}
+	if e == nil {
+		e = req.validate()
+	}
+	if e != nil {
+		writeError(ctx, e)
+		return device, false
+	}
+	return device, true
+}

@@ -210,7 +210,13 @@ func (s *Server) releaseAdoption(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, storeUnavailable())
 		return
 	}
+	since := r.CreatedAt.Add(-24 * time.Hour)
+	history, err := s.deps.Releases.VersionHistory(c, since)
+	if err != nil {
+		writeError(ctx, storeUnavailable())
+		return
+	}
 	versions, _ := s.deps.Directory.AgentVersions(0, 0)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"release_id": id, "version_code": r.VersionCode,
-		"states": a.States, "timeline": a.Timeline, "versions": versions})
+		"states": a.States, "timeline": a.Timeline, "versions": versions, "version_history": history})
 }

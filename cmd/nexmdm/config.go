@@ -14,48 +14,49 @@ import (
 // Every setting has a safe local default; with NEXMDM_ENV=production the
 // server refuses to start while any secret still has its default.
 type config struct {
-	Env               string
-	Addr              string
-	PublicURL         string
-	DatabaseURL       string
-	DBMaxConns        int32
-	RedisURL          string
-	RedisPrefix       string
-	AdminKey          string
-	JWTSecret         string
-	TokenPepper       string
-	HMACMasterKeys    string
-	BcryptCost        int
-	HeartbeatInterval time.Duration
-	OfflineAfter      time.Duration
-	SweepInterval     time.Duration
-	RetentionDays     int
-	MaxBodyBytes      int
-	WriterMaxBatch    int
-	WriterCommitters  int
-	WriterQueue       int
-	WriterLinger      time.Duration
-	RateLimit         float64
-	RateBurst         float64
-	LogLevel          string
-	PprofAddr         string
-	CORSOrigins       []string
-	AllowShell        bool
-	FCMProject        string
-	FCMCredentials    string
-	FCMEndpoint       string
-	BlobURL           string
-	APKMaxBytes       int
-	DiscordWebhook    string
-	AlertWebhook      string
-	AlertWebhookKey   string
-	SMTPURL           string
-	AlertEmailFrom    string
-	AlertEmailTo      []string
-	AlertWindow       time.Duration
-	AlertStorm        int
-	LowBatteryPct     int
-	AlertCooldown     time.Duration
+	Env                string
+	Addr               string
+	PublicURL          string
+	DatabaseURL        string
+	DBMaxConns         int32
+	RedisURL           string
+	RedisPrefix        string
+	AdminKey           string
+	JWTSecret          string
+	TokenPepper        string
+	HMACMasterKeys     string
+	BcryptCost         int
+	HeartbeatInterval  time.Duration
+	OfflineAfter       time.Duration
+	SweepInterval      time.Duration
+	RetentionDays      int
+	MaxBodyBytes       int
+	WriterMaxBatch     int
+	WriterCommitters   int
+	WriterQueue        int
+	WriterLinger       time.Duration
+	RateLimit          float64
+	RateBurst          float64
+	LogLevel           string
+	PprofAddr          string
+	CORSOrigins        []string
+	AllowShell         bool
+	FCMProject         string
+	FCMCredentials     string
+	FCMEndpoint        string
+	BlobURL            string
+	APKMaxBytes        int
+	DiscordWebhook     string
+	AlertWebhook       string
+	AlertWebhookKey    string
+	SMTPURL            string
+	AlertEmailFrom     string
+	AlertEmailTo       []string
+	AlertWindow        time.Duration
+	AlertStorm         int
+	LowBatteryPct      int
+	AlertCooldown      time.Duration
+	VersionSampleEvery time.Duration
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -169,6 +170,7 @@ var envVars = []envVar{
 	{"NEXMDM_ALERT_STORM", "10", "devices firing one rule within the window that make a digest", posInt(func(c *config) *int { return &c.AlertStorm })},
 	{"NEXMDM_LOW_BATTERY_PCT", "15", "low-battery alerts fire below this level off the charger and clear 5 points above it", posInt(func(c *config) *int { return &c.LowBatteryPct })},
 	{"NEXMDM_ALERT_COOLDOWN", "30m", "a rule firing again on a device this soon is recorded but not notified", dur(func(c *config) *time.Duration { return &c.AlertCooldown })},
+	{"NEXMDM_VERSION_SAMPLE_EVERY", "1h", "how often the fleet's agent versions are sampled for release adoption over time", dur(func(c *config) *time.Duration { return &c.VersionSampleEvery })},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

@@ -30,6 +30,7 @@ type releaseFleet struct {
 
 func newReleaseFleet(t *testing.T, n, versionCode int) releaseFleet {
 	e, db, _ := newTestEnv(t)
+	e["NEXMDM_VERSION_SAMPLE_EVERY"] = "200ms"
 	startInProcess(t, e)
 	cl := newClient(e.url())
 	f := releaseFleet{api: api{t: t, base: e.url()}, client: cl, regs: enrollFleet(t, cl, "ota", n), db: db}
@@ -298,6 +299,10 @@ func TestFailuresPastTheThresholdPauseTheRelease(t *testing.T) {
 	assert.Equal(t, map[string]any{"installed": float64(1), "failed": float64(2)}, adoption["states"])
 	assert.NotEmpty(t, adoption["timeline"])
 	assert.NotEmpty(t, adoption["versions"])
+	require.Eventually(t, func() bool {
+		h, _ := f.admin("GET", "/admin/releases/"+rel+"/adoption", nil).body["version_history"].([]any)
+		return len(h) > 0 && h[0].(map[string]any)["version_code"] == float64(10) && h[0].(map[string]any)["devices"] == float64(5)
+	}, 10*time.Second, 100*time.Millisecond, "the fleet's versions over time")
 
 	code, errCode, _ := rawPost(t, f.base+"/v1/agent/update-events", map[string]string{"Authorization": "Bearer " + f.regs[3].DeviceToken},
 		mustJSON(t, map[string]any{"release_id": rel, "version_code": 20, "event": "exploded"}))

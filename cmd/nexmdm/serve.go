@@ -158,6 +158,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.PepperID = tokens.PepperID()
 	actorCfg.HMACKeyID = keys.Current()
 	presence := &ingress.Presence{}
+	releases := pgstore.NewReleases(a.pool)
 	alerts, err := newAlerting(ctx, cfg, a.pool, log, reg)
 	if err != nil {
 		return nil, err
@@ -199,7 +200,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		APKs: pgstore.NewAPKs(a.pool), Blobs: a.blobs,
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
-		Releases: pgstore.NewReleases(a.pool), Rollout: &rollout.Book{},
+		Releases: releases, Rollout: &rollout.Book{},
 		Alerts: pgstore.NewAlerts(a.pool), Alerter: alerts,
 	})
 	if err := a.server.LoadReleases(ctx); err != nil {
@@ -210,6 +211,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		return row.Alias
 	}, presence, a.server.RemediateService)
 	go alerts.Run(bg)
+	go a.sampleVersions(bg, releases)
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	a.stopFeed, a.feedDone = stopFeed, make(chan struct{})
 	go func() {
@@ -253,6 +255,31 @@ func (a *app) maintainPartitions(ctx context.Context) {
 		case now := <-t.C:
 			if err := a.parts.EnsureRange(ctx, now, now.Add(partitionsAhead*24*time.Hour)); err != nil {
 				a.log.Error().Str("event", "partitions.ensure.error").Err(err).Msg("create partitions ahead")
+			}
+		}
+	}
+}
+
+// versionSampleKeep is how long the fleet's version history is kept.
+const versionSampleKeep = 90 * 24 * time.Hour
+
+// sampleVersions records the fleet's agent versions, from memory, for
+// release adoption over time.
+func (a *app) sampleVersions(ctx context.Context, releases *pgstore.Releases) {
+	t := time.NewTicker(a.cfg.VersionSampleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			counts, _ := a.dir.AgentVersions(0, 0)
+			samples := make([]pgstore.VersionSample, 0, len(counts))
+			for _, c := range counts {
+				samples = append(samples, pgstore.VersionSample{At: now.UTC().Truncate(time.Second), VersionCode: c.VersionCode, Devices: c.Devices})
+			}
+			if err := releases.RecordVersions(ctx, samples, versionSampleKeep); err != nil {
+				a.log.Error().Str("event", "versions.sample.error").Err(err).Msg("adoption history has a gap")
 			}
 		}
 	}

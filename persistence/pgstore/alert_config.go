@@ -54,16 +54,7 @@ func (s *Alerts) Channels(ctx context.Context) ([]AlertChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []AlertChannel{}
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AlertChannel, error) { return scanChannel(r) })
 }
 
 // SeedChannel adds a channel from the configuration unless one of its name

@@ -131,16 +131,7 @@ func (s *Alerts) List(ctx context.Context, q AlertQuery) ([]AlertRecord, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []AlertRecord{}
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AlertRecord, error) { return scanAlert(r) })
 }
 
 // Ack acknowledges an alert; acknowledging it again changes nothing.

@@ -125,16 +125,7 @@ func (s *Releases) query(ctx context.Context, sql string, args ...any) ([]Releas
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []ReleaseRecord
-	for rows.Next() {
-		r, err := scanRelease(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReleaseRecord, error) { return scanRelease(r) })
 }
 
 // lockRelease reads a release for update within tx, checking its status.

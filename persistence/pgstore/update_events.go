@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nexmdm/nexmdm/persistence"
 )
@@ -97,4 +98,48 @@ func (s *Releases) Adoption(ctx context.Context, release uuid.UUID) (Adoption, e
 		a.Timeline = append(a.Timeline, p)
 	}
 	return a, rows.Err()
+}
+
+// VersionSample is how many devices ran a version at a time.
+type VersionSample struct {
+	At          time.Time `json:"at"`
+	VersionCode int       `json:"version_code"`
+	Devices     int       `json:"devices"`
+}
+
+// RecordVersions stores one sample of the fleet's versions and drops
+// samples older than keep.
+func (s *Releases) RecordVersions(ctx context.Context, samples []VersionSample, keep time.Duration) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, v := range samples {
+		b.Queue(`INSERT INTO agent_version_samples (at, version_code, devices) VALUES ($1, $2, $3)
+			ON CONFLICT (at, version_code) DO UPDATE SET devices = EXCLUDED.devices`, v.At, v.VersionCode, v.Devices)
+	}
+	b.Queue(`DELETE FROM agent_version_samples WHERE at < $1`, samples[0].At.Add(-keep))
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("record version samples: %w", err)
+	}
+	return nil
+}
+
+// VersionHistory returns the samples since a time, oldest first.
+func (s *Releases) VersionHistory(ctx context.Context, since time.Time) ([]VersionSample, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at, version_code, devices FROM agent_version_samples
+		WHERE at >= $1 ORDER BY at, version_code`, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []VersionSample{}
+	for rows.Next() {
+		var v VersionSample
+		if err := rows.Scan(&v.At, &v.VersionCode, &v.Devices); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -1,0 +1,1 @@
+DROP TABLE agent_version_samples;
