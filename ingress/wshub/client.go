@@ -252,8 +252,10 @@ func (c *client) authenticated(id Identity, now time.Time) bool {
 	}
 	c.enqueue(outMsg{typ: "auth.ok", data: authOK(id.ExpiresAt)})
 	if first {
-		c.enqueue(outMsg{typ: TypeSummary, data: appendSummary(nil, c.h.src, now)})
+		// In the feed before the summary goes out: a client that has its
+		// summary gets every event published after it.
 		c.h.listen(c)
+		c.enqueue(outMsg{typ: TypeSummary, data: appendSummary(nil, c.h.src, now)})
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(c.h.cfg.PongTimeout))
 	return true
