@@ -31,6 +31,7 @@ type deviceActor struct {
 	retiring  chan struct{}       // set by retire: stop once pending is empty
 	dirty     bool                // state changed since the last snapshot
 	viewStale bool                // state changed since the last publish to entry
+	puts      uint32              // snapshots handed to the store, so reconciliation can tell a newer one was put
 }
 
 // pendingWrite is a row in the writer, and the heartbeats of the same bucket
@@ -81,6 +82,10 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		}
 	case *statusQuery:
 		m.reply <- a.status()
+	case *reconcileQuery:
+		m.reply <- a.reconcileState()
+	case *reconcileRepair:
+		m.reply <- a.reconcileRepair(m)
 	case *retire:
 		a.retiring = m.done
 	case *actor.Started:
@@ -95,8 +100,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.viewStale = false
 	}
 	if a.dirty && len(a.pending) == 0 {
-		a.sh.snapshots.Put(a.id, encodeSnapshot(nil, &a.st))
-		a.dirty = false
+		a.snapshot()
 	}
 	if a.retiring != nil && len(a.pending) == 0 && !a.verifying {
 		a.retire(ctx)
@@ -279,6 +283,13 @@ func (a *deviceActor) status() DeviceStatus {
 		ID: a.id, Online: a.st.online, LastSeen: a.st.lastSeen, Live: a.st.live,
 		LastBucket: a.st.dedupe.last, Monitoring: a.st.monitoring, Alerts: a.st.alerts,
 	}
+}
+
+// snapshot hands the state to the snapshot store, which flushes it to Redis.
+func (a *deviceActor) snapshot() {
+	a.sh.snapshots.Put(a.id, encodeSnapshot(nil, &a.st))
+	a.puts++
+	a.dirty = false
 }
 
 func (a *deviceActor) retire(ctx actor.Context) {

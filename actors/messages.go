@@ -162,3 +162,36 @@ type statusQuery struct{ reply chan DeviceStatus }
 // retire asks the actor to finish its pending writes and stop; done closes
 // when it has. Deleting a device sends it.
 type retire struct{ done chan struct{} }
+
+// reconcileQuery asks a live device actor for what reconciliation compares.
+// Many actors answer on one buffered reply channel, so none ever blocks.
+type reconcileQuery struct{ reply chan<- reconcileState }
+
+// reconcileState is a device actor's answer to a reconcileQuery.
+type reconcileState struct {
+	id         uuid.UUID
+	live       persistence.Heartbeat // newest by device time
+	liveStored bool                  // live's bucket is stored, as far as the actor knows
+	lastSeen   time.Time             //
+	online     bool                  //
+	lastBucket int64                 // newest stored bucket; 0 if none
+	busy       bool                  // rows in the writer: stored state is about to change
+	puts       uint32                // snapshots the actor has handed to the store so far
+}
+
+// reconcileRepair asks a device actor to repair drift that reconciliation
+// found; the actor rechecks each repair against its current state.
+type reconcileRepair struct {
+	id         uuid.UUID // the device, for routing
+	advance    int64     // newest stored bucket in Postgres; 0: nothing to advance
+	resnapshot bool      // the snapshot in Redis is missing or older than the actor's state
+	puts       uint32    // reconcileState.puts when the snapshot was compared
+	reply      chan<- reconcileRepaired
+}
+
+// reconcileRepaired says which repairs an actor made.
+type reconcileRepaired struct {
+	id          uuid.UUID
+	advanced    bool
+	snapshotted bool
+}

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -92,13 +93,9 @@ func (s *Server) resolveTargets(t *bulkTargets, limit int) ([]uuid.UUID, *Error)
 func (s *Server) selectionTargets(id uuid.UUID, limit int) ([]uuid.UUID, *Error) {
 	c, cancel := dbContext()
 	defer cancel()
-	sel, err := s.deps.Selections.Get(c, id, s.now())
-	if errors.Is(err, persistence.ErrNotFound) {
-		return nil, errorf(fasthttp.StatusNotFound, "selection_not_found",
-			"selection %s is unknown or expired (selections live 15 minutes); make a new one", id)
-	}
-	if err != nil {
-		return nil, storeUnavailable()
+	sel, e := s.selection(c, id)
+	if e != nil {
+		return nil, e
 	}
 	if len(sel.DeviceIDs) > limit {
 		return nil, tooMany(len(sel.DeviceIDs), limit)
@@ -109,6 +106,19 @@ func (s *Server) selectionTargets(id uuid.UUID, limit int) ([]uuid.UUID, *Error)
 // createSelection is POST /admin/devices/selection: a snapshot of the
 // devices named by ids or a filter, which bulk actions then take by its id
 // for 15 minutes, whatever happens to the fleet meanwhile.
+// selection reads a selection that has not expired.
+func (s *Server) selection(c context.Context, id uuid.UUID) (pgstore.Selection, *Error) {
+	sel, err := s.deps.Selections.Get(c, id, s.now())
+	if errors.Is(err, persistence.ErrNotFound) {
+		return sel, errorf(fasthttp.StatusNotFound, "selection_not_found",
+			"selection %s is unknown or expired (selections live 15 minutes); make a new one", id)
+	}
+	if err != nil {
+		return sel, storeUnavailable()
+	}
+	return sel, nil
+}
+
 func (s *Server) createSelection(ctx *fasthttp.RequestCtx) {
 	var t bulkTargets
 	if e := decodeJSON(ctx.PostBody(), &t); e != nil {
@@ -141,6 +151,6 @@ func (s *Server) createSelection(ctx *fasthttp.RequestCtx) {
 	}
 	s.audit(ctx, "device.selection.create", sel.ID.String(), "ok", map[string]any{"count": len(known), "filter": t.Filter})
 	writeJSON(ctx, fasthttp.StatusCreated, map[string]any{
-		"selection_id": sel.ID, "count": len(known), "expires_at": sel.ExpiresAt,
+		"selection_id": sel.ID, "count": len(known), "expires_at": sel.ExpiresAt, "confirm": confirmText(len(known)),
 	})
 }

@@ -83,7 +83,9 @@ type Deps struct {
 	Keys       *signing.Keyring
 	Releases   *pgstore.Releases
 	Alerts     *pgstore.Alerts
-	Alerter    Alerter                         // the alerts supervisor; nil: no fleet alerts, no test alert
+	Alerter    Alerter // the alerts supervisor; nil: no fleet alerts, no test alert
+	Jobs       *pgstore.Jobs
+	JobRunner  JobRunner                       // runs bulk deletes in the background
 	Rollout    *rollout.Book                   // the current releases, for update checks; LoadReleases fills it
 	Presence   *Presence                       // the directory's presence listener; the live feed attaches to it
 	Ready      func(ctx context.Context) error // readiness probe for /readyz
@@ -99,14 +101,15 @@ type Server struct {
 	now  func() time.Time
 	log  zerolog.Logger
 
-	router    *router.Router
-	srv       *fasthttp.Server
-	inflight  atomic.Int64
-	bcrypt    chan struct{} // bounds concurrent bcrypt work (registration, login)
-	authFail  *failureLimiter
-	loginFail *failureLimiter
-	m         *httpMetrics
-	hub       *wshub.Hub
+	router      *router.Router
+	srv         *fasthttp.Server
+	inflight    atomic.Int64
+	bcrypt      chan struct{} // bounds concurrent bcrypt work (registration, login)
+	authFail    *failureLimiter
+	loginFail   *failureLimiter
+	m           *httpMetrics
+	hub         *wshub.Hub
+	bulkDeletes opWindow // bulk deletes in the last minute
 }
 
 // New builds the server and its routes.
@@ -135,6 +138,7 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Presence != nil {
 		deps.Presence.hub.Store(s.hub)
 	}
+	s.bulkDeletes.n = bulkDeleteRate
 	s.routes()
 	s.srv = &fasthttp.Server{
 		Handler:               withCORS(cfg.CORSOrigins, s.router.Handler),
@@ -190,6 +194,8 @@ func (s *Server) routes() {
 	handle("GET", "/admin/devices", s.authorize(adminauth.Read, s.listDevices))
 	handle("PATCH", "/admin/devices/monitoring", s.authorize(adminauth.Command, s.bulkMonitoring))
 	handle("POST", "/admin/devices/selection", s.authorize(adminauth.Read, s.createSelection))
+	handle("POST", "/admin/devices/bulk-delete", s.authorize(adminauth.Manage, s.bulkDelete))
+	handle("GET", "/admin/jobs/{id}", s.authorize(adminauth.Read, s.getJob))
 	handle("GET", "/admin/devices/{id}", s.authorize(adminauth.Read, s.deviceDetail))
 	handle("DELETE", "/admin/devices/{id}", s.authorize(adminauth.Manage, s.deleteDevice))
 	handle("GET", "/admin/devices/{id}/heartbeats", s.authorize(adminauth.Read, s.deviceHeartbeats))

@@ -57,6 +57,8 @@ type config struct {
 	LowBatteryPct      int
 	AlertCooldown      time.Duration
 	VersionSampleEvery time.Duration
+	ReconcileEvery     time.Duration
+	PurgeEvery         time.Duration
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -110,7 +112,7 @@ var envVars = []envVar{
 	{"NEXMDM_HEARTBEAT_INTERVAL", "5m", "heartbeat interval told to devices", dur(func(c *config) *time.Duration { return &c.HeartbeatInterval })},
 	{"NEXMDM_OFFLINE_AFTER", "12m", "a device with no heartbeat for this long is offline", dur(func(c *config) *time.Duration { return &c.OfflineAfter })},
 	{"NEXMDM_SWEEP_INTERVAL", "15s", "how often presence is re-evaluated", dur(func(c *config) *time.Duration { return &c.SweepInterval })},
-	{"NEXMDM_RETENTION_DAYS", "90", "days of heartbeat history kept", func(c *config, v string) error {
+	{"NEXMDM_RETENTION_DAYS", "90", "days of heartbeat history kept; older daily partitions are archived to NEXMDM_BLOB_URL and dropped", func(c *config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3650 {
 			return errors.New("must be an integer from 1 to 3650")
@@ -143,7 +145,7 @@ var envVars = []envVar{
 	{"NEXMDM_FCM_PROJECT_ID", "", "Firebase project that pushes commands with FCM; empty: devices get commands only with their heartbeats (pull)", str(func(c *config) *string { return &c.FCMProject })},
 	{"NEXMDM_FCM_CREDENTIALS_FILE", "", "service-account JSON for FCM; empty: Google application default credentials (or none with NEXMDM_FCM_ENDPOINT)", str(func(c *config) *string { return &c.FCMCredentials })},
 	{"NEXMDM_FCM_ENDPOINT", "", "FCM HTTP v1 endpoint override, e.g. a local fake's http://127.0.0.1:9099/v1; empty: Google's", str(func(c *config) *string { return &c.FCMEndpoint })},
-	{"NEXMDM_BLOB_URL", "", "where APK files are kept: file:///abs/dir, or s3://bucket?region=…&endpoint=… for S3-compatible storage (default file://$PWD/.data/blobs)", str(func(c *config) *string { return &c.BlobURL })},
+	{"NEXMDM_BLOB_URL", "", "where APK files and heartbeat archives are kept: file:///abs/dir, or s3://bucket?region=…&endpoint=… for S3-compatible storage (default file://$PWD/.data/blobs)", str(func(c *config) *string { return &c.BlobURL })},
 	{"NEXMDM_APK_MAX_BYTES", "62914560", "largest APK upload, in bytes (checked while it streams)", posInt(func(c *config) *int { return &c.APKMaxBytes })},
 	{"NEXMDM_ALLOW_SHELL", "0", "1 accepts the shell command type (admin role only, audited with the full command line)", func(c *config, v string) error {
 		if v != "0" && v != "1" {
@@ -170,7 +172,9 @@ var envVars = []envVar{
 	{"NEXMDM_ALERT_STORM", "10", "devices firing one rule within the window that make a digest", posInt(func(c *config) *int { return &c.AlertStorm })},
 	{"NEXMDM_LOW_BATTERY_PCT", "15", "low-battery alerts fire below this level off the charger and clear 5 points above it", posInt(func(c *config) *int { return &c.LowBatteryPct })},
 	{"NEXMDM_ALERT_COOLDOWN", "30m", "a rule firing again on a device this soon is recorded but not notified", dur(func(c *config) *time.Duration { return &c.AlertCooldown })},
+	{"NEXMDM_PURGE_EVERY", "30s", "how often bulk deletes and history purges are resumed (they also start at once)", dur(func(c *config) *time.Duration { return &c.PurgeEvery })},
 	{"NEXMDM_VERSION_SAMPLE_EVERY", "1h", "how often the fleet's agent versions are sampled for release adoption over time", dur(func(c *config) *time.Duration { return &c.VersionSampleEvery })},
+	{"NEXMDM_RECONCILE_EVERY", "1h", "how often device_last_status, Redis snapshots and device actors are compared and drift is repaired; 0 turns it off", dur(func(c *config) *time.Duration { return &c.ReconcileEvery })},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

@@ -3,6 +3,7 @@
 //	nexmdm serve     run the API, device ingest and dashboard
 //	nexmdm migrate   apply database migrations
 //	nexmdm config    list the environment variables and their defaults
+//	nexmdm archive   list heartbeat partition archives, or restore one
 package main
 
 import (
@@ -52,6 +53,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "nexmdm user: %v\n", err)
 			return 1
 		}
+	case "archive":
+		return archiveCommand(ctx, cfg, log, args[1:], stdout, stderr)
 	case "migrate":
 		if err := migrateDB(ctx, cfg, log); err != nil {
 			log.Error().Str("event", "migrate.error").Err(err).Msg("migration failed")
@@ -71,6 +74,8 @@ commands:
   migrate   apply database migrations to DATABASE_URL
   user add  create an admin user: --username NAME --role admin|operator|viewer [--password-stdin]
   config    list the environment variables and their defaults
+  archive list | archive restore <partition>
+            list heartbeat partitions retired to NEXMDM_BLOB_URL, or verify one's checksum and load it back
 `
 
 func printConfig(w io.Writer) {

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/nexmdm/nexmdm/actors"
+	"github.com/nexmdm/nexmdm/actors/lifecycle"
 	"github.com/nexmdm/nexmdm/actors/rollout"
 	"github.com/nexmdm/nexmdm/actors/signing"
 	"github.com/nexmdm/nexmdm/ingress"
@@ -159,6 +160,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	actorCfg.HMACKeyID = keys.Current()
 	presence := &ingress.Presence{}
 	releases := pgstore.NewReleases(a.pool)
+	jobs := pgstore.NewJobs(a.pool)
 	alerts, err := newAlerting(ctx, cfg, a.pool, log, reg)
 	if err != nil {
 		return nil, err
@@ -180,7 +182,13 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	log.Info().Str("event", "devices.loaded").Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("took", time.Since(loadStart)).Msg("device actors hydrated")
 	go a.dir.RunSweeper(bg)
-	go a.maintainPartitions(bg)
+	rcfg := actors.DefaultReconcileConfig() // hourly, under an advisory lock: one instance at a time
+	rcfg.Every = cfg.ReconcileEvery
+	go actors.NewReconciler(a.dir, pgstore.NewReconcile(a.pool), a.snaps, rcfg, reg, log).Run(bg)
+
+	lcfg := lifecycle.DefaultConfig()
+	lcfg.Every = cfg.PurgeEvery
+	jobRunner := lifecycle.New(lcfg, jobs, a.dir, presence, time.Now, log)
 
 	icfg := ingress.DefaultConfig()
 	icfg.MaxBodyBytes = cfg.MaxBodyBytes
@@ -194,6 +202,8 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	if a.blobs, err = blobstore.Open(ctx, cfg.BlobURL, blobstore.WithLogger(log), blobstore.WithRegisterer(reg)); err != nil {
 		return nil, fmt.Errorf("NEXMDM_BLOB_URL: %w", err)
 	}
+	archiver := pgstore.NewArchiver(a.pool, a.blobs, time.Now, log, reg, pgstore.WithPartitionCache(a.parts))
+	go a.maintainPartitions(bg, archiver)
 	a.server = ingress.New(icfg, ingress.Deps{
 		Directory: a.dir, Devices: devices, Commands: commands, Selections: pgstore.NewSelections(a.pool), Audit: pgstore.NewAudit(a.pool),
 		Users: pgstore.NewUsers(a.pool), APIKeys: pgstore.NewAPIKeys(a.pool),
@@ -201,7 +211,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		Sessions: adminauth.NewSessions(cfg.JWTSecret),
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
 		Releases: releases, Rollout: &rollout.Book{},
-		Alerts: pgstore.NewAlerts(a.pool), Alerter: alerts,
+		Alerts: pgstore.NewAlerts(a.pool), Alerter: alerts, Jobs: jobs, JobRunner: jobRunner,
 	})
 	if err := a.server.LoadReleases(ctx); err != nil {
 		return nil, err
@@ -212,6 +222,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	}, presence, a.server.RemediateService)
 	go alerts.Run(bg)
 	go a.sampleVersions(bg, releases)
+	go jobRunner.Run(bg)
 	feedCtx, stopFeed := context.WithCancel(context.Background())
 	a.stopFeed, a.feedDone = stopFeed, make(chan struct{})
 	go func() {
@@ -244,8 +255,9 @@ func (a *app) ready(ctx context.Context) error {
 }
 
 // maintainPartitions keeps partitionsAhead days of partitions ahead of the
-// clock, so a heartbeat never finds none.
-func (a *app) maintainPartitions(ctx context.Context) {
+// clock, so a heartbeat never finds none, and every hour retires those past
+// retention into archives.
+func (a *app) maintainPartitions(ctx context.Context, archiver *pgstore.Archiver) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -256,6 +268,7 @@ func (a *app) maintainPartitions(ctx context.Context) {
 			if err := a.parts.EnsureRange(ctx, now, now.Add(partitionsAhead*24*time.Hour)); err != nil {
 				a.log.Error().Str("event", "partitions.ensure.error").Err(err).Msg("create partitions ahead")
 			}
+			a.retireHeartbeats(ctx, archiver)
 		}
 	}
 }

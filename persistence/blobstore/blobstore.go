@@ -150,6 +150,37 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64) er
 	return w.Close()
 }
 
+// PutStream stores everything r yields under key, replacing any blob
+// there, and returns the bytes written. A stream cannot be read twice, so
+// there is one try: an error from r or the bucket aborts the write and
+// nothing partial stays. The caller retries by producing the stream again.
+func (s *Store) PutStream(ctx context.Context, key string, r io.Reader) (int64, error) {
+	start := time.Now()
+	s.log.Info().Str("event", "storage.upload.start").Str("key", key).Bool("stream", true).Msg("upload")
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/octet-stream"})
+	var n int64
+	if err == nil {
+		if n, err = io.Copy(w, r); err != nil {
+			cancel() // aborts the write
+			_ = w.Close()
+		} else {
+			err = w.Close()
+		}
+	}
+	if err != nil {
+		s.m.op("put", "error")
+		s.log.Warn().Str("event", "storage.upload.error").Str("key", key).Int64("bytes", n).Bool("final", true).Err(err).Msg("upload failed")
+		return n, fmt.Errorf("put %s: %w", key, err)
+	}
+	s.m.op("put", "ok")
+	s.m.bytes.WithLabelValues("put").Add(float64(n))
+	s.log.Info().Str("event", "storage.upload.success").Str("key", key).Int64("bytes", n).
+		Dur("took", time.Since(start)).Msg("uploaded")
+	return n, nil
+}
+
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

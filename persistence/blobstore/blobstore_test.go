@@ -172,3 +172,36 @@ func TestOpenRefusesUnknownSchemesAndRelativePaths(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A stream is stored whole; a stream that fails midway leaves no blob and
+// no staged file behind.
+func TestPutStream(t *testing.T) {
+	s, dir := newTestStore(t)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("archive "), 4096)
+	n, err := s.PutStream(ctx, "archives/a.gz", bytes.NewReader(data))
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("PutStream = %d, %v; want %d, nil", n, err, len(data))
+	}
+	if got := readRange(t, s, "archives/a.gz", 0, -1); !bytes.Equal(got, data) {
+		t.Errorf("read back %d bytes, want %d", len(got), len(data))
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(data[:1000])
+		pw.CloseWithError(errors.New("copy failed"))
+	}()
+	if _, err := s.PutStream(ctx, "archives/b.gz", pr); err == nil || !strings.Contains(err.Error(), "copy failed") {
+		t.Fatalf("PutStream of a failing stream = %v, want its error", err)
+	}
+	if ok, _ := s.Exists(ctx, "archives/b.gz"); ok {
+		t.Error("a failed stream left a blob")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "archives"))
+	for _, e := range entries {
+		if e.Name() != "a.gz" && e.Name() != "a.gz.attrs" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}

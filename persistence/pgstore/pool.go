@@ -1,6 +1,7 @@
 // Package pgstore keeps NexMDM's durable state in PostgreSQL: the pgx pool,
-// schema migrations, daily heartbeat partitions, the device repository, the
-// audit log and the group-commit heartbeat writer.
+// schema migrations, daily heartbeat partitions and their retirement into
+// verified archives, the device repository, the audit log and the
+// group-commit heartbeat writer.
 package pgstore
 
 import (

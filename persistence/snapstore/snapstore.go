@@ -121,31 +121,66 @@ func (s *Store) local(id uuid.UUID) ([]byte, bool) {
 }
 
 // GetMany returns the snapshots of ids in order; a missing one is nil.
+// Pending snapshots are looked up first, as in Get: one that a flush moves
+// to Redis after the lookup is then found there, never missed in between.
 func (s *Store) GetMany(ctx context.Context, ids []uuid.UUID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
+	remote := make([]int, 0, len(ids)) // indexes of ids with nothing pending
+	for i, id := range ids {
+		if b, ok := s.local(id); ok {
+			out[i] = b
+		} else {
+			remote = append(remote, i)
+		}
+	}
 	keys := make([]string, 0, s.batch)
-	for start := 0; start < len(ids); start += s.batch {
-		end := min(start+s.batch, len(ids))
+	for start := 0; start < len(remote); start += s.batch {
+		end := min(start+s.batch, len(remote))
 		keys = keys[:0]
-		for _, id := range ids[start:end] {
-			keys = append(keys, s.key(id))
+		for _, i := range remote[start:end] {
+			keys = append(keys, s.key(ids[i]))
 		}
 		vals, err := s.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
 			return nil, fmt.Errorf("mget snapshots: %w", err)
 		}
-		for i, v := range vals {
+		for j, v := range vals {
 			if str, ok := v.(string); ok {
-				out[start+i] = []byte(str)
+				out[remote[start+j]] = []byte(str)
 			}
 		}
 	}
-	for i, id := range ids {
-		if b, ok := s.local(id); ok {
-			out[i] = b
+	return out, nil
+}
+
+// ScanIDs hands fn the ids of the snapshots in Redis, about Batch at a time,
+// with SCAN so that Redis is never blocked for long. An id may come twice,
+// and a snapshot written or deleted meanwhile may or may not be seen. fn
+// must not keep ids: the slice is reused.
+func (s *Store) ScanIDs(ctx context.Context, fn func(ids []uuid.UUID) error) error {
+	prefix := s.prefix + "dev:"
+	var cursor uint64
+	ids := make([]uuid.UUID, 0, s.batch)
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, prefix+"*", int64(s.batch)).Result()
+		if err != nil {
+			return fmt.Errorf("scan snapshots: %w", err)
+		}
+		for _, k := range keys {
+			if id, err := uuid.Parse(k[len(prefix):]); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		if cursor = next; len(ids) >= s.batch || (cursor == 0 && len(ids) > 0) {
+			if err := fn(ids); err != nil {
+				return err
+			}
+			ids = ids[:0]
+		}
+		if cursor == 0 {
+			return nil
 		}
 	}
-	return out, nil
 }
 
 // Delete drops the snapshots of deleted devices, pending ones included.

@@ -1,0 +1,47 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Hooks for the external tests of the archiver.
+
+// RetentionLock names the advisory lock retention and restores hold.
+const RetentionLock = retentionLock
+
+// Step is a stage of a partition's retirement.
+type Step = step
+
+// The steps, in order.
+const (
+	StepRecord  = stepRecord
+	StepDetach  = stepDetach
+	StepArchive = stepArchive
+	StepVerify  = stepVerify
+	StepDrop    = stepDrop
+)
+
+// RetireUntil runs partition's retirement up to and including last and
+// stops there, as a crash right after that step would.
+func (a *Archiver) RetireUntil(ctx context.Context, retention time.Duration, partition string, last Step) error {
+	conn, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	cands, err := a.candidates(ctx, conn, a.now().Add(-retention))
+	if err != nil {
+		return err
+	}
+	for _, c := range cands {
+		if c.name == partition {
+			return a.retire(ctx, conn, c, last, &RetentionReport{})
+		}
+	}
+	return fmt.Errorf("%s is not past retention", partition)
+}
+
+// SetAfterStep calls f after each step of each partition; set it before a run.
+func (a *Archiver) SetAfterStep(f func(partition string, s Step)) { a.afterStep = f }
