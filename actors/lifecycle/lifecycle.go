@@ -18,8 +18,8 @@ import (
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
-// lockKey is the advisory lock of the job runner.
-const lockKey = 0x6e65786d646d0001
+// lockName is the advisory lock of the job runner.
+const lockName = "nexmdm.jobs"
 
 // Deleter deletes devices: the directory.
 type Deleter interface {
@@ -82,7 +82,7 @@ func (r *Runner) Run(ctx context.Context) {
 
 // RunOnce takes the lock and brings every open job as far as it goes.
 func (r *Runner) RunOnce(ctx context.Context) {
-	release, ok, err := pgstore.TryLock(ctx, r.jobs.Pool(), lockKey)
+	release, ok, err := pgstore.TryLock(ctx, r.jobs.Pool(), lockName)
 	if err != nil || !ok {
 		return // another server runs the jobs, or the store is away: next time
 	}

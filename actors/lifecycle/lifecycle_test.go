@@ -78,7 +78,7 @@ func TestOnlyOneServerRunsJobsAtATime(t *testing.T) {
 	ctx := context.Background()
 	job := pgstore.Job{ID: uuid.New(), DeviceIDs: devices, Total: 2, PurgeHistory: true, CreatedBy: "test", CreatedAt: time.Now()}
 	require.NoError(t, jobs.Create(ctx, job))
-	release, ok, err := pgstore.TryLock(ctx, jobs.Pool(), lockKey) // another server holds the lock
+	release, ok, err := pgstore.TryLock(ctx, jobs.Pool(), lockName) // another server holds the lock
 	require.NoError(t, err)
 	require.True(t, ok)
 

@@ -127,23 +127,5 @@ func (s *Jobs) PurgeChunk(ctx context.Context, partition string, devices []uuid.
 	return tag.RowsAffected(), nil
 }
 
-// TryLock takes a session advisory lock on its own connection, so that two
-// servers never run the job at once. release gives it back; ok is false when
-// another holds it.
-func TryLock(ctx context.Context, pool *pgxpool.Pool, key int64) (release func(), ok bool, err error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		return nil, false, err
-	}
-	return func() {
-		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
-		conn.Release()
-	}, true, nil
-}
-
 // Pool exposes the pool for advisory locks.
 func (s *Jobs) Pool() *pgxpool.Pool { return s.pool }

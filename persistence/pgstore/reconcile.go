@@ -23,27 +23,9 @@ type Reconcile struct{ pool *pgxpool.Pool }
 // NewReconcile returns the reconciliation queries on pool.
 func NewReconcile(pool *pgxpool.Pool) *Reconcile { return &Reconcile{pool: pool} }
 
-// TryLock takes the session advisory lock of reconciliation on a connection
-// of its own, so that two server instances never reconcile at once. ok is
-// false when another session holds it; release gives it back.
+// TryLock takes reconciliation's advisory lock: see TryLock.
 func (r *Reconcile) TryLock(ctx context.Context) (release func(), ok bool, err error) {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("reconcile lock: %w", err)
-	}
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('nexmdm.reconcile'))`).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		if err != nil {
-			return nil, false, fmt.Errorf("reconcile lock: %w", err)
-		}
-		return nil, false, nil
-	}
-	return func() {
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext('nexmdm.reconcile'))`); err != nil {
-			conn.Conn().Close(context.Background()) // a session that may still hold the lock must not go back to the pool
-		}
-		conn.Release()
-	}, true, nil
+	return TryLock(ctx, r.pool, "nexmdm.reconcile")
 }
 
 // DeviceIDs returns up to limit device ids after the given one, in order: one
