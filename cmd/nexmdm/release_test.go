@@ -301,8 +301,11 @@ func TestFailuresPastTheThresholdPauseTheRelease(t *testing.T) {
 	assert.NotEmpty(t, adoption["versions"])
 	require.Eventually(t, func() bool {
 		h, _ := f.admin("GET", "/admin/releases/"+rel+"/adoption", nil).body["version_history"].([]any)
-		return len(h) > 0 && h[0].(map[string]any)["version_code"] == float64(10) && h[0].(map[string]any)["devices"] == float64(5)
-	}, 10*time.Second, 100*time.Millisecond, "the fleet's versions over time")
+		return slices.ContainsFunc(h, func(v any) bool {
+			s := v.(map[string]any)
+			return s["version_code"] == float64(10) && s["devices"] == float64(5)
+		})
+	}, 10*time.Second, 100*time.Millisecond, "the fleet's versions over time: a sample with all five on version 10")
 
 	code, errCode, _ := rawPost(t, f.base+"/v1/agent/update-events", map[string]string{"Authorization": "Bearer " + f.regs[3].DeviceToken},
 		mustJSON(t, map[string]any{"release_id": rel, "version_code": 20, "event": "exploded"}))
