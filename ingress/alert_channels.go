@@ -17,7 +17,6 @@ var (
 	channelNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	alertRuleNames     = []string{"offline", "low_battery", "service_down", "release_failures"}
 	severities         = []string{"info", "warning", "critical"}
-	defaultSeverity    = map[string]string{"offline": "warning", "low_battery": "warning", "service_down": "critical", "release_failures": "critical"}
 )
 
 // channelJSON is a channel as the API shows it: never its credentials.
@@ -219,7 +218,7 @@ func (s *Server) listAlertRules(ctx *fasthttp.RequestCtx) {
 	}
 	out := make([]ruleJSON, 0, len(alertRuleNames))
 	for _, name := range alertRuleNames {
-		r := ruleJSON{Rule: name, Severity: defaultSeverity[name], Enabled: true, Channels: []string{}}
+		r := ruleJSON{Rule: name, Severity: string(alerting.DefaultConfig().Severity[name]), Enabled: true, Channels: []string{}}
 		if i := slices.IndexFunc(stored, func(x pgstore.AlertRule) bool { return x.Rule == name }); i >= 0 {
 			r.Severity, r.Enabled, r.Channels = stored[i].Severity, stored[i].Enabled, stored[i].Channels
 		}

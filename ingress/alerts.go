@@ -25,8 +25,8 @@ func (s *Server) listAlerts(ctx *fasthttp.RequestCtx) {
 	qr := newQuery(ctx)
 	q := pgstore.AlertQuery{
 		Status:   qr.Enum("status", "open", "resolved"),
-		Rule:     qr.Enum("rule", "offline", "low_battery", "service_down", "release_failures"),
-		Severity: qr.Enum("severity", "info", "warning", "critical"),
+		Rule:     qr.Enum("rule", alertRuleNames...),
+		Severity: qr.Enum("severity", severities...),
 		Limit:    qr.Int("limit", 1, 500, 100),
 	}
 	if raw := string(ctx.QueryArgs().Peek("device_id")); raw != "" && qr.err == nil {

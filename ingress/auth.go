@@ -154,6 +154,23 @@ func (l *failureLimiter) blocked(key string, now time.Time) (time.Duration, bool
 	return w.start.Add(l.window).Sub(now), true
 }
 
+// admit counts an operation of key at now unless max are already counted
+// in the window, and then says how long until the window ends.
+func (l *failureLimiter) admit(key string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	blocked := false
+	var wait time.Duration
+	if w := l.counts[key]; w != nil && now.Sub(w.start) < l.window && w.n >= l.max {
+		blocked, wait = true, w.start.Add(l.window).Sub(now)
+	}
+	l.mu.Unlock()
+	if blocked {
+		return wait, false
+	}
+	l.fail(key, now)
+	return 0, true
+}
+
 func (l *failureLimiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -2,8 +2,6 @@ package ingress
 
 import (
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -16,32 +14,6 @@ const bulkDeleteRate = 10
 
 // JobRunner runs bulk deletes in the background.
 type JobRunner interface{ Kick() }
-
-// opWindow admits at most n operations in any minute.
-type opWindow struct {
-	mu  sync.Mutex
-	n   int
-	ops []time.Time
-}
-
-// admit records an operation at now, or says how long until one is allowed.
-func (w *opWindow) admit(now time.Time) (time.Duration, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	cutoff := now.Add(-time.Minute)
-	kept := w.ops[:0]
-	for _, t := range w.ops {
-		if t.After(cutoff) {
-			kept = append(kept, t)
-		}
-	}
-	w.ops = kept
-	if len(w.ops) >= w.n {
-		return w.ops[0].Sub(cutoff), false
-	}
-	w.ops = append(w.ops, now)
-	return 0, true
-}
 
 // confirmText is what an operator types to delete a selection.
 func confirmText(n int) string { return fmt.Sprintf("DELETE %d", n) }
@@ -64,7 +36,7 @@ func (s *Server) bulkDelete(ctx *fasthttp.RequestCtx) {
 	details := map[string]any{"selection_id": req.SelectionID, "purge_history": req.PurgeHistory}
 	job, e := s.checkBulkDelete(&req, principal(ctx).Actor())
 	if e == nil {
-		if wait, ok := s.bulkDeletes.admit(s.now()); !ok {
+		if wait, ok := s.bulkDeletes.admit("bulk-delete", s.now()); !ok {
 			e = &Error{Status: fasthttp.StatusTooManyRequests, Code: "rate_limited", RetryAfter: wait,
 				Message: fmt.Sprintf("at most %d bulk deletes a minute; retry after Retry-After", bulkDeleteRate)}
 		}

@@ -109,7 +109,7 @@ type Server struct {
 	loginFail   *failureLimiter
 	m           *httpMetrics
 	hub         *wshub.Hub
-	bulkDeletes opWindow // bulk deletes in the last minute
+	bulkDeletes *failureLimiter // bulk deletes in the last minute
 }
 
 // New builds the server and its routes.
@@ -119,9 +119,10 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s := &Server{
 		cfg: cfg, deps: deps, now: deps.Now, log: deps.Log,
-		bcrypt:    make(chan struct{}, 2),
-		authFail:  newFailureLimiter(20, time.Minute),
-		loginFail: newFailureLimiter(10, time.Minute),
+		bcrypt:      make(chan struct{}, 2),
+		authFail:    newFailureLimiter(20, time.Minute),
+		loginFail:   newFailureLimiter(10, time.Minute),
+		bulkDeletes: newFailureLimiter(bulkDeleteRate, time.Minute),
 	}
 	s.m = newHTTPMetrics(deps.Registry, &s.inflight)
 	feedCfg := cfg.Feed
@@ -138,7 +139,6 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Presence != nil {
 		deps.Presence.hub.Store(s.hub)
 	}
-	s.bulkDeletes.n = bulkDeleteRate
 	s.routes()
 	s.srv = &fasthttp.Server{
 		Handler:               withCORS(cfg.CORSOrigins, s.router.Handler),

@@ -12,9 +12,6 @@ import (
 	"github.com/nexmdm/nexmdm/persistence/pgstore"
 )
 
-// discordPerMinute is Discord's documented budget per webhook.
-const discordPerMinute = 30
-
 // ruleConfig is a rule's severity and routing, as the admin API set them.
 type ruleConfig struct {
 	severity notify.Severity
@@ -29,7 +26,7 @@ func BuildRoute(c pgstore.AlertChannel, tlsConfig *tls.Config) (Route, error) {
 	r := Route{Name: c.Name, MinSeverity: notify.Severity(c.MinSeverity)}
 	switch c.Kind {
 	case "discord":
-		r.Channel = notify.Limited(&notify.Discord{URL: c.URL, HTTP: client}, discordPerMinute, nil)
+		r.Channel = notify.Limited(&notify.Discord{URL: c.URL, HTTP: client}, notify.DiscordPerMinute, nil)
 	case "webhook":
 		if c.Secret == "" {
 			return r, fmt.Errorf("channel %s: a webhook needs a secret to sign with", c.Name)
