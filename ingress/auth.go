@@ -123,7 +123,11 @@ func (s *Server) resolveAPIKey(key string, now time.Time) (*adminauth.Principal,
 			s.log.Warn().Str("event", "api_key.touch.error").Err(err).Msg("could not record key use")
 		}
 	}
-	return &adminauth.Principal{Kind: "key", ID: k.ID, Name: k.Name, Scopes: k.Scopes}, nil
+	p := &adminauth.Principal{Kind: "key", ID: k.ID, Name: k.Name, Scopes: k.Scopes}
+	if k.ExpiresAt != nil {
+		p.ExpiresAt = *k.ExpiresAt
+	}
+	return p, nil
 }
 
 // failureLimiter counts failures per key (an address, a username) in fixed

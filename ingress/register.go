@@ -112,6 +112,10 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) {
 	digest := s.deps.Tokens.Digest([]byte(secret))
 	kid := s.deps.Keys.Current()
 
+	var enrollKey *uuid.UUID
+	if p := principal(ctx); p != nil && p.Kind == "key" {
+		enrollKey = &p.ID
+	}
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	enrolled, err := s.deps.Devices.Enroll(c, pgstore.Enrollment{
@@ -119,6 +123,7 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) {
 		Manufacturer: req.Manufacturer, AndroidVersion: req.AndroidVersion, SDKInt: req.SDKInt,
 		AgentVersion: req.AgentVersion, AgentVersionCode: req.AgentVersionCode, FCMToken: req.FCMToken,
 		TokenBcrypt: hash, TokenDigest: digest[:], PepperID: s.deps.Tokens.PepperID(), HMACKeyID: kid,
+		EnrollKeyID: enrollKey,
 	})
 	if err != nil {
 		s.log.Error().Str("event", "device.register.error").Err(err).Msg("enroll device")

@@ -43,6 +43,9 @@ type Config struct {
 	AdminKey          string        // NEXMDM_ADMIN_KEY: acts as admin
 	AllowShell        bool          // NEXMDM_ALLOW_SHELL: the shell command type is accepted
 	CORSOrigins       []string      // browser origins allowed to call the API; none: same-origin only
+	PublicURL         string        // NEXMDM_PUBLIC_URL: where devices reach the server, written into enrollment scripts
+	AgentPackage      string        // NEXMDM_AGENT_PACKAGE: the agent APK's package, which enrollment installs
+	EnrollBloatware   []string      // packages enrollment disables; nil: enrollscript's shipped list
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
@@ -64,6 +67,7 @@ func DefaultConfig() Config {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		Feed:              wshub.DefaultConfig(),
+		AgentPackage:      "com.nexmdm.agent",
 	}
 }
 
@@ -233,6 +237,10 @@ func (s *Server) routes() {
 	handle("POST", "/admin/releases/{id}/pause", s.authorize(adminauth.Manage, s.pauseRelease))
 	handle("POST", "/admin/releases/{id}/resume", s.authorize(adminauth.Manage, s.resumeRelease))
 	handle("POST", "/admin/releases/{id}/rollback", s.authorize(adminauth.Manage, s.rollbackRelease))
+	handle("GET", "/admin/enroll/script", s.authorize(adminauth.Enroll, s.enrollScript))
+	handle("GET", "/v1/enroll/script", s.authorize(adminauth.Enroll, s.enrollScriptForKey))
+	handle("GET", "/v1/enroll/apk/{id}", s.authorize(adminauth.Enroll, s.enrollAPK))
+	handle("GET", "/v1/enroll/status", s.authorize(adminauth.Enroll, s.enrollStatus))
 	handle("GET", "/admin/ws", s.liveFeed)
 	handle("GET", "/openapi.json", openapi.Handler)
 	handle("GET", "/healthz", s.healthz)

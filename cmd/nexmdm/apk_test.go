@@ -34,9 +34,15 @@ type apkEnv struct {
 	blobs string // the blob directory
 }
 
-func newAPKEnv(t *testing.T, maxBytes int) *apkEnv {
+func newAPKEnv(t *testing.T, maxBytes int) *apkEnv { return newAPKEnvWith(t, maxBytes, nil) }
+
+// newAPKEnvWith sets more of the server's environment.
+func newAPKEnvWith(t *testing.T, maxBytes int, more env) *apkEnv {
 	t.Helper()
 	e, db, _ := newTestEnv(t)
+	for k, v := range more {
+		e[k] = v
+	}
 	blobs := t.TempDir()
 	e["NEXMDM_BLOB_URL"] = "file://" + blobs
 	if maxBytes > 0 {

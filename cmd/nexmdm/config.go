@@ -4,10 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nexmdm/nexmdm/ingress/enrollscript"
 )
 
 // config is the server's configuration, read from environment variables.
@@ -59,6 +62,8 @@ type config struct {
 	VersionSampleEvery time.Duration
 	ReconcileEvery     time.Duration
 	PurgeEvery         time.Duration
+	AgentPackage       string
+	EnrollBloatware    []string // nil: the shipped list
 }
 
 // Local defaults. The secrets are public, so production rejects them.
@@ -175,6 +180,28 @@ var envVars = []envVar{
 	{"NEXMDM_PURGE_EVERY", "30s", "how often bulk deletes and history purges are resumed (they also start at once)", dur(func(c *config) *time.Duration { return &c.PurgeEvery })},
 	{"NEXMDM_VERSION_SAMPLE_EVERY", "1h", "how often the fleet's agent versions are sampled for release adoption over time", dur(func(c *config) *time.Duration { return &c.VersionSampleEvery })},
 	{"NEXMDM_RECONCILE_EVERY", "1h", "how often device_last_status, Redis snapshots and device actors are compared and drift is repaired; 0 turns it off", dur(func(c *config) *time.Duration { return &c.ReconcileEvery })},
+	{"NEXMDM_AGENT_PACKAGE", "com.nexmdm.agent", "the agent APK's package: enrollment scripts install its newest uploaded build (or the stable channel's current release)", func(c *config, v string) error {
+		if why := enrollscript.CheckPackage(v); why != "" {
+			return errors.New(why)
+		}
+		c.AgentPackage = v
+		return nil
+	}},
+	{"NEXMDM_ENROLL_BLOATWARE_FILE", "", "packages enrollment scripts disable, one per line (a copy of ingress/enrollscript/bloatware.txt to edit); empty: that shipped list", func(c *config, v string) error {
+		c.EnrollBloatware = nil
+		if v == "" {
+			return nil
+		}
+		text, err := os.ReadFile(v)
+		if err != nil {
+			return err
+		}
+		c.EnrollBloatware, err = enrollscript.ParseBloatware(string(text))
+		if err == nil && c.EnrollBloatware == nil {
+			c.EnrollBloatware = []string{} // an empty list disables nothing
+		}
+		return err
+	}},
 	{"NEXMDM_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 }
 

@@ -199,6 +199,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	icfg.AllowShell = cfg.AllowShell
 	icfg.HeartbeatInterval = cfg.HeartbeatInterval
 	icfg.MaxAPKBytes = int64(cfg.APKMaxBytes)
+	icfg.PublicURL, icfg.AgentPackage, icfg.EnrollBloatware = cfg.PublicURL, cfg.AgentPackage, cfg.EnrollBloatware
 	if a.blobs, err = blobstore.Open(ctx, cfg.BlobURL, blobstore.WithLogger(log), blobstore.WithRegisterer(reg)); err != nil {
 		return nil, fmt.Errorf("NEXMDM_BLOB_URL: %w", err)
 	}

@@ -36,6 +36,7 @@ type Enrollment struct {
 	TokenDigest      []byte
 	PepperID         string
 	HMACKeyID        string
+	EnrollKeyID      *uuid.UUID // the API key it registered with; nil: the admin key or a user
 }
 
 // Enrolled is the outcome of Enroll.
@@ -53,8 +54,8 @@ func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
 	err := d.pool.QueryRow(ctx, `
 		INSERT INTO devices AS d (id, serial, alias, model, manufacturer, android_version, sdk_int,
 			agent_version, agent_version_code, fcm_token, token_bcrypt, token_digest,
-			token_pepper_id, hmac_key_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			token_pepper_id, hmac_key_id, enroll_key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (serial) DO UPDATE SET
 			alias = EXCLUDED.alias, model = EXCLUDED.model, manufacturer = EXCLUDED.manufacturer,
 			android_version = EXCLUDED.android_version, sdk_int = EXCLUDED.sdk_int,
@@ -62,16 +63,44 @@ func (d *Devices) Enroll(ctx context.Context, e Enrollment) (Enrolled, error) {
 			fcm_token = EXCLUDED.fcm_token, token_bcrypt = EXCLUDED.token_bcrypt,
 			token_digest = EXCLUDED.token_digest, token_pepper_id = EXCLUDED.token_pepper_id,
 			revoked_token_digest = d.token_digest, hmac_key_id = EXCLUDED.hmac_key_id,
-			token_rotated_at = now()
+			enroll_key_id = EXCLUDED.enroll_key_id, token_rotated_at = now()
 		RETURNING id, (xmax = 0), revoked_token_digest, enrolled_at`,
 		e.NewID, e.Serial, e.Alias, e.Model, e.Manufacturer, e.AndroidVersion, e.SDKInt,
 		e.AgentVersion, e.AgentVersionCode, e.FCMToken, e.TokenBcrypt, e.TokenDigest,
-		e.PepperID, e.HMACKeyID,
+		e.PepperID, e.HMACKeyID, e.EnrollKeyID,
 	).Scan(&out.ID, &out.Created, &out.RevokedDigest, &out.EnrolledAt)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("enroll device: %w", err)
 	}
 	return out, nil
+}
+
+// Registration is a device's latest registration, as an enrollment
+// script's last step checks it.
+type Registration struct {
+	DeviceID     uuid.UUID  `json:"device_id"`
+	Alias        string     `json:"alias"`
+	Serial       string     `json:"serial"`
+	EnrollKeyID  *uuid.UUID `json:"-"`
+	RegisteredAt time.Time  `json:"registered_at"`
+	LastSeen     *time.Time `json:"last_seen"` // the last stored heartbeat's arrival
+}
+
+// RegistrationBySerial reads the registration of the device with serial,
+// or persistence.ErrNotFound.
+func (d *Devices) RegistrationBySerial(ctx context.Context, serial string) (Registration, error) {
+	var r Registration
+	err := d.pool.QueryRow(ctx, `
+		SELECT d.id, d.alias, d.serial, d.enroll_key_id, d.token_rotated_at, s.received_at
+		FROM devices d LEFT JOIN device_last_status s ON s.device_id = d.id
+		WHERE d.serial = $1`, serial).Scan(&r.DeviceID, &r.Alias, &r.Serial, &r.EnrollKeyID, &r.RegisteredAt, &r.LastSeen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, persistence.ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration: %w", err)
+	}
+	return r, nil
 }
 
 const deviceRecordSQL = `
