@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,6 +46,12 @@ func newEnrollEnv(t *testing.T, bloatware ...string) *enrollEnv {
 	adbDir, err := filepath.Abs(filepath.Join("testdata", "fakeadb"))
 	require.NoError(t, err)
 	return &enrollEnv{apkEnv: a, buildID: id, apk: apk, adbDir: adbDir}
+}
+
+// getScript GETs a script as text.
+func (e *enrollEnv) getScript(path string, h map[string]string) (int, http.Header, string) {
+	status, hdr, body := e.download(path, h, "")
+	return status, hdr, string(body)
 }
 
 // scripts mints every form with one key, as the dashboard does.
@@ -284,22 +289,6 @@ func TestTheBashOneLinerEnrollsAndPassesOnExitCodes(t *testing.T) {
 	assert.Contains(t, run.out, "Fix: factory reset the device")
 }
 
-// getText GETs a script.
-func (e *enrollEnv) getText(path string, h map[string]string) (int, http.Header, string) {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", e.base+path, nil)
-	require.NoError(e.t, err)
-	for k, v := range h {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	e.checkDescribed("GET", path, resp, raw)
-	return resp.StatusCode, resp.Header, string(raw)
-}
-
 // Minting a script is for people and admin keys, checks its input, embeds
 // a fresh 24-hour enroll key (never the admin key), and is audited.
 func TestScriptsAreMintedWithAFreshEnrollKeyAndAudited(t *testing.T) {
@@ -309,13 +298,13 @@ func TestScriptsAreMintedWithAFreshEnrollKeyAndAudited(t *testing.T) {
 	viewer, _ := e.login("watcher", viewerPw)
 	_, enrollOnly := e.addKey("ci-enroll", "enroll")
 
-	status, hdr, body := e.getText("/admin/enroll/script?kind=sh&alias=Till+5", bearer(op))
+	status, hdr, body := e.getScript("/admin/enroll/script?kind=sh&alias=Till+5", bearer(op))
 	require.Equal(t, 200, status, body)
 	assert.Equal(t, `attachment; filename="nexmdm-enroll-till-5.sh"`, hdr.Get("Content-Disposition"))
 	assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
 	assert.True(t, strings.HasPrefix(body, "#!/usr/bin/env bash\n"))
 	assert.NotContains(t, body, defaultAdminKey)
-	status, hdr, body = e.getText("/admin/enroll/script?kind=cmd&alias=Till+5", bearer(op))
+	status, hdr, body = e.getScript("/admin/enroll/script?kind=cmd&alias=Till+5", bearer(op))
 	require.Equal(t, 200, status, body)
 	assert.Equal(t, `attachment; filename="nexmdm-enroll-till-5.cmd"`, hdr.Get("Content-Disposition"))
 	assert.Contains(t, body, "if not defined NEXMDM_NO_PAUSE pause\r\nexit /b %RC%", "the console stays open")
@@ -373,10 +362,10 @@ func TestScriptsAreMintedWithAFreshEnrollKeyAndAudited(t *testing.T) {
 	assert.Equal(t, "user:op", entries[0].(map[string]any)["actor"])
 	assert.NotContains(t, mustJSON(t, entries), "nxk_", "the audit log never holds the key")
 
-	status, _, body = e.getText("/admin/enroll/script?kind=sh-oneliner&alias=x", adminKeyHeader)
+	status, _, body = e.getScript("/admin/enroll/script?kind=sh-oneliner&alias=x", adminKeyHeader)
 	require.Equal(t, 200, status, body)
 	key := strings.Split(strings.Split(body, "X-Admin-Key: ")[1], "'")[0]
-	status, _, full := e.getText("/v1/enroll/script?kind=sh&alias_b64=eA", map[string]string{"X-Admin-Key": key})
+	status, _, full := e.getScript("/v1/enroll/script?kind=sh&alias_b64=eA", map[string]string{"X-Admin-Key": key})
 	require.Equal(t, 200, status, full)
 	assert.Contains(t, full, "ENROLL_KEY='"+key+"'", "the fetched script holds the key it was fetched with")
 	assert.Contains(t, full, "ALIAS='x'")
