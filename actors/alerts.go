@@ -116,6 +116,6 @@ func (a *deviceActor) setRule(r Rule, firing bool, now time.Time, details func()
 	} else {
 		a.st.alerts.Open &^= bit
 	}
-	a.dirty = true
+	a.dirty, a.viewStale = true, true // the fleet summary counts alerting devices
 	a.sh.alerts.AlertTransition(t)
 }

@@ -104,8 +104,12 @@ func TestLowBatteryHasHysteresisAndAChargerClearsIt(t *testing.T) {
 	}
 	assert.Equal(t, []string{"low_battery fired"}, f.alerts.list(), "wobbling around the threshold is one alert")
 	assert.EqualValues(t, 14, f.alerts.last().Details["battery_pct"])
+	f.status(t, id)
+	assert.Equal(t, 1, f.dir.Summary(f.clock.Now()).Alerting, "the fleet summary counts the alerting device")
 	f.beat(t, id, secret, 20, false, nil)
 	assert.Equal(t, []string{"low_battery fired", "low_battery resolved"}, f.alerts.list(), "20 %% clears it")
+	f.status(t, id)
+	assert.Equal(t, 0, f.dir.Summary(f.clock.Now()).Alerting)
 
 	f.clock.Advance(time.Hour) // past the cooldown
 	f.beat(t, id, secret, 9, false, nil)

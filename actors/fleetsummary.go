@@ -29,6 +29,7 @@ type FleetSummary struct {
 	Online         int
 	Offline        int
 	Never          int // enrolled, never reported
+	Alerting       int // with at least one open alert
 	Battery        [len(BatteryBands)]int
 	BatteryUnknown int
 	Charging       int
@@ -64,6 +65,9 @@ func (sum *FleetSummary) add(v *deviceView, nowMs int64) {
 		sum.Never++
 	default:
 		sum.Offline++
+	}
+	if v.alerting {
+		sum.Alerting++
 	}
 	sum.AgentVersions[v.agentVersion]++
 	if v.charging {

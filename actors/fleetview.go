@@ -30,6 +30,7 @@ type deviceView struct {
 	thresholdMin    int16
 	deleted         bool
 	online          bool
+	alerting        bool // an alert is open
 	charging        bool
 	monitorEnabled  bool
 	changed         bool // queued in the shard's changed list
@@ -118,6 +119,7 @@ func (v *deviceView) setState(st *deviceState) bool {
 	was := *v
 	v.lastSeen = unixMilli(st.lastSeen)
 	v.online = st.online
+	v.alerting = st.alerts.Open != 0
 	h := &st.live
 	if h.Has&persistence.HasBattery != 0 {
 		v.battery = h.BatteryPct
@@ -133,7 +135,7 @@ func (v *deviceView) setState(st *deviceState) bool {
 	}
 	v.setMonitoring(&st.monitoring)
 	v.monitoredLastFG = st.monitoredLastFG
-	return v.online != was.online || v.battery != was.battery || v.charging != was.charging ||
+	return v.online != was.online || v.alerting != was.alerting || v.battery != was.battery || v.charging != was.charging ||
 		v.agentVersion != was.agentVersion || v.monitoredPkg != was.monitoredPkg ||
 		v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin ||
 		v.lastSeen-v.fedSeen >= feedEvery || v.monitoredLastFG-was.monitoredLastFG >= feedEvery

@@ -76,6 +76,7 @@ type summaryJSON struct {
 	Online        int             `json:"online"`
 	Offline       int             `json:"offline"`
 	Never         int             `json:"never"`
+	Alerting      int             `json:"alerting"` // devices with an open alert
 	Battery       batteryJSON     `json:"battery"`
 	AgentVersions []versionCount  `json:"agent_versions"`
 	Monitoring    monitoringCount `json:"monitoring"`
@@ -105,7 +106,7 @@ type monitoringCount struct {
 
 func toSummaryJSON(s *actors.FleetSummary) summaryJSON {
 	out := summaryJSON{
-		At: s.At, Total: s.Total, Online: s.Online, Offline: s.Offline, Never: s.Never,
+		At: s.At, Total: s.Total, Online: s.Online, Offline: s.Offline, Never: s.Never, Alerting: s.Alerting,
 		Battery:    batteryJSON{Unknown: s.BatteryUnknown, Charging: s.Charging, Low: s.LowBattery},
 		Monitoring: monitoringCount{Monitored: s.Monitored, ServicesDown: s.ServicesDown},
 	}
