@@ -79,7 +79,12 @@ func (s *Server) enrollScript(ctx *fasthttp.RequestCtx) {
 	if kindName != "all" {
 		kinds = []enrollscript.Kind{enrollscript.Kind(kindName)}
 	}
-	scripts, e := s.renderScripts(kinds, alias, key, exp, build)
+	params, e := s.scriptParams(alias, key, exp, build)
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	scripts, e := s.renderScripts(kinds, params)
 	if e != nil {
 		writeError(ctx, e)
 		return
@@ -95,7 +100,7 @@ func (s *Server) enrollScript(ctx *fasthttp.RequestCtx) {
 	if kindName == "all" {
 		writeJSON(ctx, fasthttp.StatusOK, enrollScriptAnswer{
 			Alias: alias, KeyID: k.ID, KeyExpiresAt: exp, ServerURL: s.cfg.PublicURL,
-			Build: toBuildJSON(&build), Scripts: scripts, ExitCodes: enrollscript.ExitCodes(),
+			Build: toBuildJSON(&build), Scripts: scripts, ExitCodes: enrollscript.ExitCodes(params),
 		})
 		return
 	}
@@ -137,9 +142,13 @@ func (s *Server) enrollScriptForKey(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, e)
 		return
 	}
-	key := presentedKey(ctx)
 	kind := enrollscript.Kind(kindName)
-	scripts, e := s.renderScripts([]enrollscript.Kind{kind}, alias, key, p.ExpiresAt, build)
+	params, e := s.scriptParams(alias, presentedKey(ctx), p.ExpiresAt, build)
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	scripts, e := s.renderScripts([]enrollscript.Kind{kind}, params)
 	if e != nil {
 		writeError(ctx, e)
 		return
@@ -157,16 +166,21 @@ func presentedKey(ctx *fasthttp.RequestCtx) string {
 	return strings.TrimPrefix(string(ctx.Request.Header.Peek("Authorization")), "Bearer ")
 }
 
-func (s *Server) renderScripts(kinds []enrollscript.Kind, alias, key string, exp time.Time, b pgstore.APKBuild) (map[string]string, *Error) {
+// scriptParams are a script's inputs; the public URL must be one devices
+// can reach.
+func (s *Server) scriptParams(alias, key string, exp time.Time, b pgstore.APKBuild) (enrollscript.Params, *Error) {
 	if why := enrollscript.CheckServerURL(s.cfg.PublicURL); why != "" {
-		return nil, errorf(fasthttp.StatusConflict, "public_url_unusable",
+		return enrollscript.Params{}, errorf(fasthttp.StatusConflict, "public_url_unusable",
 			"the server's public URL %q %s; set NEXMDM_PUBLIC_URL to the address devices reach", s.cfg.PublicURL, why)
 	}
-	params := enrollscript.Params{
+	return enrollscript.Params{
 		ServerURL: s.cfg.PublicURL, EnrollKey: key, KeyExpiresAt: exp, Alias: alias, Bloatware: s.cfg.EnrollBloatware,
 		Build: enrollscript.Build{ID: b.ID.String(), Package: b.Package, VersionCode: b.VersionCode,
 			VersionName: b.VersionName, SHA256: b.SHA256, Size: *b.SizeBytes},
-	}
+	}, nil
+}
+
+func (s *Server) renderScripts(kinds []enrollscript.Kind, params enrollscript.Params) (map[string]string, *Error) {
 	out := map[string]string{}
 	for _, k := range kinds {
 		text, err := enrollscript.Render(k, params)

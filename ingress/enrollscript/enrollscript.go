@@ -170,9 +170,7 @@ func Render(kind Kind, p Params) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%q is not a script form; use %s", kind, kindsUsage)
 	}
-	fill := strings.NewReplacer("{PKG}", p.Build.Package, "{ADMIN}", p.Build.Package+"/"+adminReceiver,
-		"{RECEIVER}", p.Build.Package+"/"+configReceiver, "{ACTION}", configAction,
-		"{SERVER}", p.ServerURL, "{EXPIRES}", p.KeyExpiresAt.UTC().Format(time.RFC3339)).Replace
+	fill := p.fill
 	v := view{
 		Params: p, AliasShown: displayAlias(p.Alias), Expires: p.KeyExpiresAt.UTC().Format(time.RFC3339),
 		AliasB64: base64.RawURLEncoding.EncodeToString([]byte(p.Alias)),
@@ -207,6 +205,14 @@ func Render(kind Kind, p Params) (string, error) {
 		return strings.ReplaceAll(out.String(), "\n", "\r\n"), nil
 	}
 	return out.String(), nil
+}
+
+// fill puts the script's package, components, server and key expiry into
+// a text's placeholders.
+func (p *Params) fill(text string) string {
+	return strings.NewReplacer("{PKG}", p.Build.Package, "{ADMIN}", p.Build.Package+"/"+adminReceiver,
+		"{RECEIVER}", p.Build.Package+"/"+configReceiver, "{ACTION}", configAction,
+		"{SERVER}", p.ServerURL, "{EXPIRES}", p.KeyExpiresAt.UTC().Format(time.RFC3339)).Replace(text)
 }
 
 // DecodeAlias reads the alias a one-liner sends as alias_b64.

@@ -114,11 +114,11 @@ type ExitCode struct {
 	Code    int    `json:"code"`
 	Step    *int   `json:"step"` // nil: not a step
 	Meaning string `json:"meaning"`
-	Fix     string `json:"fix"` // the usual fix, with placeholders as {PKG}
+	Fix     string `json:"fix"` // the usual fix
 }
 
-// ExitCodes is the table the README and the dashboard show.
-func ExitCodes() []ExitCode {
+// ExitCodes is the table the dashboard shows for the scripts of p.
+func ExitCodes(p Params) []ExitCode {
 	out := []ExitCode{{Code: 0, Meaning: "enrolled: the device is registered and its agent runs"}}
 	seen := map[int]bool{}
 	for _, f := range failures {
@@ -126,7 +126,7 @@ func ExitCodes() []ExitCode {
 			continue
 		}
 		seen[f.Code()] = true
-		row := ExitCode{Code: f.Code(), Meaning: f.Message, Fix: f.Fix}
+		row := ExitCode{Code: f.Code(), Meaning: f.Message, Fix: p.fill(f.Fix)}
 		if f.Step > 0 {
 			n := f.Step
 			row.Step = &n
