@@ -7,6 +7,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -96,6 +97,7 @@ type Deps struct {
 	Registry   *prometheus.Registry            // metrics are registered here and served at /metrics
 	Log        zerolog.Logger
 	Now        func() time.Time // nil: time.Now
+	UI         fs.FS            // the dashboard's Vite build, served outside the API (webui.go); nil: none
 }
 
 // Server is the HTTP edge.
@@ -165,9 +167,7 @@ func New(cfg Config, deps Deps) *Server {
 
 func (s *Server) routes() {
 	r := router.New()
-	r.NotFound = func(ctx *fasthttp.RequestCtx) {
-		writeError(ctx, errorf(fasthttp.StatusNotFound, "not_found", "no route %s %s", ctx.Method(), ctx.Path()))
-	}
+	r.NotFound = s.notFound(s.deps.UI) // the dashboard, or the JSON 404 on API paths
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errorf(fasthttp.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", ctx.Method(), ctx.Path()))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/nexmdm/nexmdm/actors/lifecycle"
 	"github.com/nexmdm/nexmdm/actors/rollout"
 	"github.com/nexmdm/nexmdm/actors/signing"
+	adminui "github.com/nexmdm/nexmdm/admin-ui"
 	"github.com/nexmdm/nexmdm/ingress"
 	"github.com/nexmdm/nexmdm/ingress/adminauth"
 	"github.com/nexmdm/nexmdm/ingress/devicetoken"
@@ -80,6 +81,11 @@ func serve(ctx context.Context, cfg config, log zerolog.Logger, stdout io.Writer
 		Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("startup", time.Since(start)).Msg("serving")
 	fmt.Fprintf(stdout, "NexMDM is serving at %s\n", cfg.PublicURL)
+	if adminui.Built() {
+		fmt.Fprintf(stdout, "Dashboard: %s/\n", cfg.PublicURL)
+	} else {
+		fmt.Fprintln(stdout, "Dashboard: not built into this binary (make ui, then make build)")
+	}
 	if err := a.bootstrapAdmin(ctx, stdout); err != nil {
 		log.Error().Str("event", "bootstrap.admin.error").Err(err).Msg("could not create the first admin")
 	}
@@ -213,6 +219,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		Tokens:   tokens, Keys: keys, Presence: presence, Ready: a.ready, Registry: reg, Log: log,
 		Releases: releases, Rollout: &rollout.Book{},
 		Alerts: pgstore.NewAlerts(a.pool), Alerter: alerts, Jobs: jobs, JobRunner: jobRunner,
+		UI: adminui.FS(),
 	})
 	if err := a.server.LoadReleases(ctx); err != nil {
 		return nil, err
