@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deviceRow, e2e, shot, withPage } from "../browser.mjs";
+
+/** No error state, nothing left loading. */
+async function settled(page, what) {
+  await page.getByRole("heading", { level: 1 }).first().waitFor();
+  await page.getByRole("status").filter({ hasText: /^Loading/ }).first().waitFor({ state: "detached" }).catch(() => {});
+  const errors = (await page.locator('[role="alert"]').allTextContents()).filter((e) => /error|failed|could not/i.test(e));
+  assert.deepEqual(errors, [], `${what} shows no error`);
+}
+
+// A fleet with 8 hours of history, then every page, photographed (the
+// README's screenshots come from here).
+test("a fleet: every page renders with data", { timeout: 90_000 }, async (t) => {
+  const fleet = await e2e.stack.loadgen("fleet", 24, { history: 96 });
+  await e2e.stack.uploadAgentAPK({ versionCode: 200 });
+  await withPage(t, {}, async (page) => {
+    await page.goto("/");
+    await page.getByTestId("stat-total").filter({ hasText: /^\d+$/ }).waitFor();
+    assert.ok(Number(await page.getByTestId("stat-total").textContent()) >= fleet.length);
+    await settled(page, "the overview");
+    await shot(page, "overview");
+
+    await page.goto("/devices?q=fleet");
+    await deviceRow(page, fleet[0].device_id).waitFor();
+    await settled(page, "the devices page");
+    await shot(page, "devices");
+
+    await page.goto(`/devices/${fleet[0].device_id}`);
+    await page.getByRole("heading", { name: fleet[0].alias }).first().waitFor();
+    await page.locator(".recharts-surface").first().waitFor();
+    await settled(page, "the device page");
+    await shot(page, "device-detail");
+
+    for (const p of [
+      { path: "/alerts", name: "alerts" },
+      { path: "/apk", name: "apk-builds" },
+      { path: "/releases", name: "releases" },
+      { path: "/settings", name: "settings" },
+    ]) {
+      await page.goto(p.path);
+      await settled(page, p.path);
+      await shot(page, p.name);
+    }
+  });
+});
