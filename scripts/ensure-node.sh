@@ -14,18 +14,9 @@ WANT=20.19.0       # vite 8: ^20.19.0 || >=22.12.0
 FETCH=22.12.0      # what is fetched when the machine's Node is older than WANT
 LOCAL="$ROOT/.data/node"
 
-log() { echo "ensure-node: $*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    log "need root to run: $*"; return 1; fi
-}
-
-apt_install() {
-  log "installing $* from the OS packages"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
+LOG_PREFIX=ensure-node
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 newer_or_equal() { # $1 >= $2
   [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]

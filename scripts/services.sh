@@ -16,18 +16,9 @@ REDIS_PORT=${NEXMDM_REDIS_PORT:-56379}
 PG_USER=nexmdm
 PG_DB=nexmdm
 
-log() { echo "services: $*" >&2; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    log "need root to run: $*"; return 1; fi
-}
-
-apt_install() {
-  log "installing $* from the OS packages"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
+LOG_PREFIX=services
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 pg_bindir() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
