@@ -21,6 +21,13 @@ type Alerter interface {
 }
 
 // listAlerts is GET /admin/alerts?status&rule&severity&device_id&limit&cursor.
+// namedAlert is an alert with its device's alias, from memory, for people
+// reading the list.
+type namedAlert struct {
+	pgstore.AlertRecord
+	DeviceAlias string `json:"device_alias"` // "" for a fleet alert or a deleted device
+}
+
 func (s *Server) listAlerts(ctx *fasthttp.RequestCtx) {
 	qr := newQuery(ctx)
 	q := pgstore.AlertQuery{
@@ -57,7 +64,17 @@ func (s *Server) listAlerts(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, storeUnavailable())
 		return
 	}
-	resp := map[string]any{"items": items, "next_cursor": nil}
+	now := s.now()
+	named := make([]namedAlert, len(items))
+	for i := range items {
+		named[i].AlertRecord = items[i]
+		if id := items[i].DeviceID; id != nil {
+			if row, ok := s.deps.Directory.Row(*id, now); ok {
+				named[i].DeviceAlias = row.Alias
+			}
+		}
+	}
+	resp := map[string]any{"items": named, "next_cursor": nil}
 	if len(items) == q.Limit {
 		last := items[len(items)-1]
 		resp["next_cursor"] = s.sealCursor("alerts", last.FiredAt.UTC().Format(time.RFC3339Nano)+" "+last.ID.String())

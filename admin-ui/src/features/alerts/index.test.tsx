@@ -50,13 +50,15 @@ describe("Alerts page", () => {
       "GET /admin/alerts": (url) =>
         url.searchParams.get("severity") === "critical"
           ? { items: [], next_cursor: null }
-          : { items: [alert()], next_cursor: null },
+          : { items: [alert(), alert({ id: "aaaaaaaa-0000-4000-8000-000000000002", device_alias: "Till 3" })], next_cursor: null },
       "GET /admin/alert-rules": () => rules,
     });
     renderPage(<AlertsPage />);
     const row = await screen.findByTestId(`alert-${alert().id}`);
     expect(within(row).getByText("Low battery")).toBeInTheDocument();
     expect(within(row).getByRole("link", { name: DEV.slice(0, 8) })).toHaveAttribute("href", `/devices/${DEV}`);
+    const named = screen.getByTestId("alert-aaaaaaaa-0000-4000-8000-000000000002");
+    expect(within(named).getByRole("link", { name: "Till 3" })).toHaveAttribute("href", `/devices/${DEV}`);
     const first = new URL(String(fetch.mock.calls[0]![0]), "http://x");
     expect(first.searchParams.get("status")).toBe("open");
 

@@ -42,7 +42,8 @@ export function mergeAlerts(qc: QueryClient, changed: Alert[]) {
         const next = byId.get(old.id);
         if (!next) return [old];
         byId.delete(old.id);
-        return matches(next, filters) ? [next] : [];
+        // Feed events carry no alias: keep the one the list had.
+        return matches(next, filters) ? [{ ...next, device_alias: next.device_alias ?? old.device_alias }] : [];
       }),
     }));
     // Unknown alerts join on top when they belong there; older ones (say, the

@@ -12,6 +12,8 @@ export type AlertRuleName = z.infer<typeof alertRuleName>;
 export const alertSchema = z.object({
   id: z.string(),
   device_id: z.string().nullable(),
+  // The list names the device; feed events do not.
+  device_alias: z.string().optional(),
   // The server may grow rules; keep unknown ones rather than failing the page.
   rule: z.string(),
   severity: z.string(),

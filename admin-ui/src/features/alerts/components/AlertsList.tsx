@@ -10,6 +10,7 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { useCan } from "@/lib/auth";
+import { cn } from "@/lib/utils";
 import { formatDateTime, timeAgo } from "@/lib/format";
 import { useFeedEvent } from "@/lib/ws";
 import { ackAlert, alertKeys, listAlerts } from "../api";
@@ -223,7 +224,8 @@ export function AlertsList() {
 }
 
 function AlertRow({ alert: a, canAck, acking, onAck }: { alert: Alert; canAck: boolean; acking: boolean; onAck: () => void }) {
-  const label = `${RULE_LABELS[a.rule] ?? a.rule} alert${a.device_id ? ` on ${a.device_id.slice(0, 8)}` : ""}`;
+  const device = a.device_alias || a.device_id?.slice(0, 8);
+  const label = `${RULE_LABELS[a.rule] ?? a.rule} alert${device ? ` on ${device}` : ""}`;
   const details = describeDetails(a);
   return (
     <TableRow data-testid={`alert-${a.id}`}>
@@ -238,10 +240,10 @@ function AlertRow({ alert: a, canAck, acking, onAck }: { alert: Alert; canAck: b
         {a.device_id ? (
           <Link
             to={`/devices/${a.device_id}`}
-            className="font-mono text-xs text-primary underline-offset-4 hover:underline"
+            className={cn("text-primary underline-offset-4 hover:underline", !a.device_alias && "font-mono text-xs")}
             title={a.device_id}
           >
-            {a.device_id.slice(0, 8)}
+            {device}
           </Link>
         ) : (
           <span className="text-muted-foreground">fleet</span>
