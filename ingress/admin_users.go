@@ -90,7 +90,8 @@ func NewUser(username, password, role, by string, cost int, now time.Time) (*pgs
 	return &pgstore.User{ID: uuid.New(), Username: username, Role: role, PasswordBcrypt: hash, CreatedAt: now, CreatedBy: by}, nil
 }
 
-// updateUser is PATCH /admin/users/{id} {role}.
+// updateUser is PATCH /admin/users/{id} {role, password}: either or both.
+// A new password ends the user's sessions (their refresh tokens).
 func (s *Server) updateUser(ctx *fasthttp.RequestCtx) {
 	id, e := pathID(ctx, "user")
 	if e != nil {
@@ -98,19 +99,39 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	var req struct {
-		Role string `json:"role"`
+		Role     *string `json:"role"`
+		Password *string `json:"password"`
 	}
 	if e := decodeJSON(ctx.PostBody(), &req); e != nil {
 		writeError(ctx, e)
 		return
 	}
-	if !adminauth.ValidRole(req.Role) {
+	var change pgstore.UserChange
+	details := map[string]any{"password_changed": req.Password != nil} // never the password
+	switch {
+	case req.Role == nil && req.Password == nil:
+		writeError(ctx, &Error{Status: fasthttp.StatusBadRequest, Code: "missing_field", Field: "role",
+			Message: "send role, password or both"})
+		return
+	case req.Role != nil && !adminauth.ValidRole(*req.Role):
 		writeError(ctx, fieldError("role", "must be admin, operator or viewer"))
 		return
+	case req.Role != nil:
+		change.Role, details["role"] = req.Role, *req.Role
+	}
+	if req.Password != nil {
+		s.bcrypt <- struct{}{}
+		hash, err := adminauth.HashPassword(*req.Password, s.cfg.BcryptCost)
+		<-s.bcrypt
+		if err != nil {
+			writeError(ctx, fieldError("password", "%v", err))
+			return
+		}
+		change.PasswordBcrypt = &hash
 	}
 	c, cancel := dbContext()
 	defer cancel()
-	s.finishByID(ctx, "user.update", id, s.deps.Users.SetRole(c, id, req.Role), map[string]any{"role": req.Role})
+	s.finishByID(ctx, "user.update", id, s.deps.Users.Update(c, id, change, s.now()), details)
 }
 
 // deleteUser is DELETE /admin/users/{id}; nobody deletes themselves.

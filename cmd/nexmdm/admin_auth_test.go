@@ -217,6 +217,43 @@ func TestRefreshTokensRotateAndReuseRevokesTheSession(t *testing.T) {
 	assert.Equal(t, 400, c.do("POST", "/admin/auth/refresh", nil, map[string]string{"refresh_token": "nope"}).status)
 }
 
+// An admin resets a user's password: the old one stops working and the
+// user's sessions cannot refresh; the audit log says it changed, not to what.
+func TestAnAdminResetsAPasswordAndEndsTheSessions(t *testing.T) {
+	c, _ := newAPI(t)
+	pw := c.addUser("paula", "operator")
+	_, refresh := c.login("paula", pw)
+	users := c.do("GET", "/admin/users", adminKeyHeader, nil).body["users"].([]any)
+	var id string
+	for _, u := range users {
+		if u.(map[string]any)["username"] == "paula" {
+			id = u.(map[string]any)["id"].(string)
+		}
+	}
+	require.NotEmpty(t, id)
+
+	short := c.do("PATCH", "/admin/users/"+id, adminKeyHeader, map[string]string{"password": "short"})
+	assert.Equal(t, 400, short.status)
+	assert.Equal(t, "password", short.body["field"])
+	assert.Equal(t, "missing_field", c.do("PATCH", "/admin/users/"+id, adminKeyHeader, map[string]string{}).code)
+	bad := c.do("PATCH", "/admin/users/"+id, adminKeyHeader, map[string]string{"role": "boss", "password": "a-new-long-password"})
+	assert.Equal(t, 400, bad.status, "nothing changes when one field is bad")
+	_, still := c.login("paula", pw)
+	require.NotEmpty(t, still)
+
+	r := c.do("PATCH", "/admin/users/"+id, adminKeyHeader, map[string]string{"password": "a-new-long-password", "role": "viewer"})
+	require.Equal(t, 200, r.status, "%v", r.body)
+	assert.Equal(t, 401, c.do("POST", "/admin/auth/login", nil, map[string]string{"username": "paula", "password": pw}).status)
+	_, _ = c.login("paula", "a-new-long-password")
+	for _, old := range []string{refresh, still} {
+		assert.Equal(t, "invalid_refresh_token", c.do("POST", "/admin/auth/refresh", nil, map[string]string{"refresh_token": old}).code)
+	}
+	audit := c.do("GET", "/admin/audit?action=user.update", adminKeyHeader, nil).body["entries"].([]any)
+	require.NotEmpty(t, audit)
+	assert.Equal(t, map[string]any{"password_changed": true, "role": "viewer"}, audit[0].(map[string]any)["details"])
+	assert.NotContains(t, mustJSON(t, audit), "a-new-long-password")
+}
+
 // Guessing passwords is throttled per user, even with the right password
 // afterwards, and the failures are audited.
 func TestLoginBruteForceIsThrottled(t *testing.T) {

@@ -95,14 +95,29 @@ func (r *Users) List(ctx context.Context) ([]*User, error) {
 	return out, rows.Err()
 }
 
-// SetRole changes a user's role; their sessions keep working until their
-// access tokens expire, and refresh into the new role.
-func (r *Users) SetRole(ctx context.Context, id uuid.UUID, role string) error {
-	tag, err := r.pool.Exec(ctx, `UPDATE users SET role = $2 WHERE id = $1`, id, role)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return err
+// UserChange is what an admin changes of a user; nil fields stay.
+type UserChange struct {
+	Role           *string
+	PasswordBcrypt *string
+}
+
+// Update changes a user in one transaction. A new role reaches their
+// sessions at the next refresh; a new password also revokes every refresh
+// token they hold, so each session ends when its access token expires.
+func (r *Users) Update(ctx context.Context, id uuid.UUID, c UserChange, now time.Time) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE users SET role = coalesce($2, role), password_bcrypt = coalesce($3, password_bcrypt)
+			WHERE id = $1`, id, c.Role, c.PasswordBcrypt)
+		if err == nil && tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		if err != nil || c.PasswordBcrypt == nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, id, now)
+		return err
+	})
 }
 
 // Delete removes a user and, by cascade, their refresh tokens.

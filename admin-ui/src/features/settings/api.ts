@@ -22,6 +22,8 @@ export const listUsers = () => api("/admin/users", userListSchema).then((r) => r
 export const createUser = (body: CreateUser) => api("/admin/users", userSchema, { method: "POST", body });
 export const setUserRole = (id: string, role: Role) =>
   api(`/admin/users/${encodeURIComponent(id)}`, changedSchema, { method: "PATCH", body: { role } });
+export const setUserPassword = (id: string, password: string) =>
+  api(`/admin/users/${encodeURIComponent(id)}`, changedSchema, { method: "PATCH", body: { password } });
 export const deleteUser = (id: string) =>
   api(`/admin/users/${encodeURIComponent(id)}`, changedSchema, { method: "DELETE" });
 

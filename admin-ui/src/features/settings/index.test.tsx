@@ -61,6 +61,30 @@ describe("Settings page", () => {
     expect(JSON.parse(String(patch[1]!.body))).toEqual({ role: "operator" });
   });
 
+  it("sets another user's password, checking its length first", async () => {
+    signIn("admin", "alice");
+    const fetch = mockFetch({
+      "GET /admin/users": () => ({ users }),
+      "PATCH /admin/users/00000000-0000-4000-8000-000000000002": () => ({ id: users[1]!.id, result: "ok" }),
+    });
+    renderPage(<SettingsPage />);
+    await screen.findByRole("table", { name: "Users" });
+    expect(screen.queryByRole("button", { name: "Set the password of alice" })).not.toBeInTheDocument();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Set the password of bob" }));
+    const dialog = await screen.findByRole("dialog");
+    await user.type(within(dialog).getByLabelText("New password"), "short");
+    await user.click(within(dialog).getByRole("button", { name: "Set password" }));
+    expect(await within(dialog).findByText("12 to 72 characters.")).toBeInTheDocument();
+    expect(fetch.mock.calls.some(([, i]) => i?.method === "PATCH")).toBe(false);
+
+    await user.type(within(dialog).getByLabelText("New password"), "-and-long-enough");
+    await user.click(within(dialog).getByRole("button", { name: "Set password" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).not.toBeInTheDocument());
+    const patch = fetch.mock.calls.find(([, i]) => i?.method === "PATCH")!;
+    expect(JSON.parse(String(patch[1]!.body))).toEqual({ password: "short-and-long-enough" });
+  });
+
   it("adds a user after checking the form", async () => {
     signIn("admin");
     const fetch = mockFetch({

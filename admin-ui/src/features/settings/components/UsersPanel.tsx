@@ -1,6 +1,6 @@
 import { useId, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Loader2, Trash2, UserPlus } from "lucide-react";
+import { KeyRound, Loader2, Trash2, UserPlus } from "lucide-react";
 import { toast } from "sonner";
 import { EmptyState, ErrorState, LoadingState } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
@@ -16,6 +16,7 @@ import { useAuth } from "@/lib/auth";
 import { formatDateTime, timeAgo } from "@/lib/format";
 import { createUser, deleteUser, listUsers, setUserRole, settingsKeys } from "../api";
 import { createUserSchema, ROLE_HELP, ROLES, type Role, type User } from "../schema";
+import { SetPasswordDialog } from "./SetPasswordDialog";
 
 /** Admin users and their roles. */
 export function UsersPanel() {
@@ -24,6 +25,7 @@ export function UsersPanel() {
   const users = useQuery({ queryKey: settingsKeys.users, queryFn: listUsers });
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<User | null>(null);
+  const [passwordOf, setPasswordOf] = useState<User | null>(null);
 
   const role = useMutation({
     mutationFn: ({ id, role }: { id: string; role: Role }) => setUserRole(id, role),
@@ -122,6 +124,16 @@ export function UsersPanel() {
                         <Button
                           variant="ghost"
                           size="icon"
+                          aria-label={`Set the password of ${u.username}`}
+                          onClick={() => setPasswordOf(u)}
+                        >
+                          <KeyRound aria-hidden />
+                        </Button>
+                      )}
+                      {!self && (
+                        <Button
+                          variant="ghost"
+                          size="icon"
                           aria-label={`Delete user ${u.username}`}
                           onClick={() => setDeleting(u)}
                         >
@@ -137,6 +149,7 @@ export function UsersPanel() {
         </div>
       )}
       <AddUserDialog open={adding} onOpenChange={setAdding} />
+      <SetPasswordDialog user={passwordOf} onClose={() => setPasswordOf(null)} />
       <ConfirmDialog
         open={deleting !== null}
         onOpenChange={(o) => !o && setDeleting(null)}
