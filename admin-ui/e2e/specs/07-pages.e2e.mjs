@@ -33,10 +33,23 @@ test("a fleet: every page renders with data", { timeout: 90_000 }, async (t) => 
     await settled(page, "the device page");
     await shot(page, "device-detail");
 
+    // An OTA release made and promoted through the page, against the real server.
+    await page.goto("/releases");
+    await page.getByRole("button", { name: "New release" }).click();
+    const create = page.getByRole("dialog", { name: "New release" });
+    await create.getByRole("combobox", { name: "Build" }).click();
+    await page.getByRole("option", { name: /code 200/ }).click();
+    await create.getByRole("button", { name: "Create draft" }).click();
+    await create.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Promote" }).first().click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Promote" }).click();
+    await page.getByRole("button", { name: "Pause" }).first().waitFor();
+    await settled(page, "the releases page");
+    await shot(page, "releases");
+
     for (const p of [
       { path: "/alerts", name: "alerts" },
       { path: "/apk", name: "apk-builds" },
-      { path: "/releases", name: "releases" },
       { path: "/settings", name: "settings" },
     ]) {
       await page.goto(p.path);
