@@ -150,7 +150,9 @@ func TestAPKPermissionsAndRegistrationChecks(t *testing.T) {
 	assert.Equal(t, 206, status, "a viewer downloads")
 	_, enrollKey := a.addKey("enroll", "enroll")
 	status, _, _ = a.download("/admin/apk/download/"+id, map[string]string{"X-Admin-Key": enrollKey}, "")
-	assert.Equal(t, 403, status, "enrollment scripts download through issue 10's route, not this one")
+	assert.Equal(t, 403, status, "an enroll key downloads through the enrollment route, not this one")
+	status, _, _ = a.download("/v1/enroll/apk/"+id, map[string]string{"X-Admin-Key": enrollKey}, "bytes=0-9")
+	assert.Equal(t, 206, status, "the enrollment route")
 
 	dup := a.register(ci, "com.example.ci", 10, "beta", sha256Hex(file))
 	assert.Equal(t, 409, dup.status)
