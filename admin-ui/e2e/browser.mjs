@@ -35,10 +35,11 @@ export const e2e = { stack: null, browser: null };
 /**
  * A fresh browser context and page for one test; on failure it saves a
  * screenshot and prints the page's console errors and the server log's tail.
- * login: log in as the e2e admin first.
+ * login: log in as the e2e admin first; viewport and colorScheme as in
+ * Playwright (the theme follows the colour scheme until the user picks one).
  */
-export async function withPage(t, { login = true } = {}, fn) {
-  const context = await e2e.browser.newContext({ baseURL: e2e.stack.baseURL, viewport: { width: 1440, height: 900 } });
+export async function withPage(t, { login = true, viewport = { width: 1440, height: 900 }, colorScheme = "light" } = {}, fn) {
+  const context = await e2e.browser.newContext({ baseURL: e2e.stack.baseURL, viewport, colorScheme });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const problems = [];

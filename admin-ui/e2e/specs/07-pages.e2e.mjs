@@ -58,3 +58,17 @@ test("a fleet: every page renders with data", { timeout: 90_000 }, async (t) => 
     }
   });
 });
+
+test("the dark theme at tablet width", { timeout: 60_000 }, async (t) => {
+  await withPage(t, { viewport: { width: 820, height: 1180 }, colorScheme: "dark" }, async (page) => {
+    await page.goto("/devices?q=fleet");
+    await page.getByTestId("device-row").first().waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.classList.contains("dark")), true, "dark theme");
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, "no sideways scroll");
+    await settled(page, "the devices page at tablet width");
+    await shot(page, "devices-dark-tablet");
+    await page.goto("/");
+    await settled(page, "the overview at tablet width");
+    await shot(page, "overview-dark-tablet");
+  });
+});
