@@ -170,7 +170,7 @@ func Render(kind Kind, p Params) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%q is not a script form; use %s", kind, kindsUsage)
 	}
-	fill := p.fill
+	fill := p.filler()
 	v := view{
 		Params: p, AliasShown: displayAlias(p.Alias), Expires: p.KeyExpiresAt.UTC().Format(time.RFC3339),
 		AliasB64: base64.RawURLEncoding.EncodeToString([]byte(p.Alias)),
@@ -180,8 +180,12 @@ func Render(kind Kind, p Params) (string, error) {
 		AdminComponent: p.Build.Package + "/" + adminReceiver,
 		ConfigAction:   configAction, ConfigComponent: p.Build.Package + "/" + configReceiver,
 	}
-	v.ScriptURL = p.ServerURL + "/v1/enroll/script?kind=" + string(map[Kind]Kind{BashOneLn: Bash, CmdOneLn: Cmd}[kind]) +
-		"&alias_b64=" + v.AliasB64
+	switch kind { // a one-liner fetches its shell's full script
+	case BashOneLn:
+		v.ScriptURL = p.ServerURL + "/v1/enroll/script?kind=sh&alias_b64=" + v.AliasB64
+	case CmdOneLn:
+		v.ScriptURL = p.ServerURL + "/v1/enroll/script?kind=cmd&alias_b64=" + v.AliasB64
+	}
 	for _, f := range failures {
 		f.Fix = fill(f.Fix)
 		hints := make([]Hint, len(f.Hints))
@@ -207,12 +211,12 @@ func Render(kind Kind, p Params) (string, error) {
 	return out.String(), nil
 }
 
-// fill puts the script's package, components, server and key expiry into
-// a text's placeholders.
-func (p *Params) fill(text string) string {
+// filler puts the script's package, components, server and key expiry
+// into a text's placeholders.
+func (p *Params) filler() func(string) string {
 	return strings.NewReplacer("{PKG}", p.Build.Package, "{ADMIN}", p.Build.Package+"/"+adminReceiver,
 		"{RECEIVER}", p.Build.Package+"/"+configReceiver, "{ACTION}", configAction,
-		"{SERVER}", p.ServerURL, "{EXPIRES}", p.KeyExpiresAt.UTC().Format(time.RFC3339)).Replace(text)
+		"{SERVER}", p.ServerURL, "{EXPIRES}", p.KeyExpiresAt.UTC().Format(time.RFC3339)).Replace
 }
 
 // DecodeAlias reads the alias a one-liner sends as alias_b64.

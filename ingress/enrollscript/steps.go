@@ -119,6 +119,7 @@ type ExitCode struct {
 
 // ExitCodes is the table the dashboard shows for the scripts of p.
 func ExitCodes(p Params) []ExitCode {
+	fill := p.filler()
 	out := []ExitCode{{Code: 0, Meaning: "enrolled: the device is registered and its agent runs"}}
 	seen := map[int]bool{}
 	for _, f := range failures {
@@ -126,7 +127,7 @@ func ExitCodes(p Params) []ExitCode {
 			continue
 		}
 		seen[f.Code()] = true
-		row := ExitCode{Code: f.Code(), Meaning: f.Message, Fix: p.fill(f.Fix)}
+		row := ExitCode{Code: f.Code(), Meaning: f.Message, Fix: fill(f.Fix)}
 		if f.Step > 0 {
 			n := f.Step
 			row.Step = &n
