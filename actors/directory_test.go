@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -290,6 +291,34 @@ func TestSweepScalesToManyDevicesWithOneMessageEach(t *testing.T) {
 		}
 		return offline == n
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestRunSweeperSpreadsTicksButReachesEveryActorEachInterval(t *testing.T) {
+	const interval = 1280 * time.Millisecond // 20 ms between shards
+	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0; c.SweepInterval = interval })
+	const n = 100
+	for i := range n {
+		id, secret := f.enroll(t, fmt.Sprintf("SW%03d", i))
+		require.Equal(t, actors.Stored, f.heartbeat(t, id, secret, f.clock.Now()).Outcome)
+	}
+	f.clock.Advance(f.cfg.OfflineAfter + time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.dir.RunSweeper(ctx)
+
+	offline := func() int {
+		k := 0
+		for _, e := range f.presence.list() {
+			if !e.online {
+				k++
+			}
+		}
+		return k
+	}
+	time.Sleep(interval / 8)
+	assert.Less(t, offline(), n, "an eighth of an interval in, not every shard has been swept")
+	require.Eventually(t, func() bool { return offline() == n }, 2*interval+time.Second, 5*time.Millisecond,
+		"within an interval every actor has had its tick")
 }
 
 func TestTokensAreCheckedByTheActor(t *testing.T) {
