@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// PipelineMaxRows is the largest batch the writer pipelines.
+const PipelineMaxRows = pipelineMaxRows
+
 // Hooks for the external tests of the archiver.
 
 // RetentionLock names the advisory lock retention and restores hold.

@@ -130,26 +130,36 @@ func (c *columns) add(h *persistence.Heartbeat) {
 	c.queueDepth = append(c.queueDepth, pgtype.Int4{Int32: h.QueueDepth, Valid: has(persistence.HasQueueDepth)})
 }
 
-const insertIfAbsentSQL = `
+// insertHeartbeatsSQL stores rows whose buckets are all new, like COPY: a
+// repeated bucket fails the batch with a unique violation, and the writer
+// retries it through insertIfAbsent.
+const insertHeartbeatsSQL = `
 INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
 	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
 	foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
 SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
 	$5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int8[], $10::text[], $11::text[],
-	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])
+	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])`
+
+const insertIfAbsentSQL = insertHeartbeatsSQL + `
 ON CONFLICT (device_id, bucket_start) DO NOTHING
 RETURNING device_id, bucket_start`
 
-// insertIfAbsent stores rows whose bucket may already be stored, and marks
-// the ones that were as Duplicate.
-func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
+// heartbeatArgs are the insert's parameters: the batch column-wise.
+func heartbeatArgs(writes []*persistence.HeartbeatWrite) []any {
 	c := newColumns(len(writes))
 	for _, x := range writes {
 		c.add(&x.Heartbeat)
 	}
-	rows, err := tx.Query(ctx, insertIfAbsentSQL, c.ids, c.bucketStarts, c.ts, c.receivedAt,
-		c.battery, c.charging, c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal,
-		c.agentVersionCode, c.foregroundPkg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth)
+	return []any{c.ids, c.bucketStarts, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed,
+		c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersionCode, c.foregroundPkg,
+		c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}
+}
+
+// insertIfAbsent stores rows whose bucket may already be stored, and marks
+// the ones that were as Duplicate.
+func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
+	rows, err := tx.Query(ctx, insertIfAbsentSQL, heartbeatArgs(writes)...)
 	if err != nil {
 		return err
 	}
@@ -204,11 +214,11 @@ ON CONFLICT (device_id) DO UPDATE SET
 	net_validated = EXCLUDED.net_validated, queue_depth = EXCLUDED.queue_depth
 WHERE s.ts <= EXCLUDED.ts`
 
-// upsertLastStatus writes each device's newest stored heartbeat of the batch
-// into device_last_status; an older one (a replayed backlog) never replaces
-// a newer one. Rows go in device order so that two concurrent committers
-// lock them in the same order and cannot deadlock.
-func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
+// queueUpsertLastStatus adds the write of each device's newest stored
+// heartbeat of the batch into device_last_status; an older one (a replayed
+// backlog) never replaces a newer one. Rows go in device order so that two
+// concurrent committers lock them in the same order and cannot deadlock.
+func queueUpsertLastStatus(b *pgx.Batch, writes []*persistence.HeartbeatWrite) {
 	newest := make([]*persistence.Heartbeat, 0, len(writes))
 	for _, x := range writes {
 		if !x.Duplicate {
@@ -216,7 +226,7 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 		}
 	}
 	if len(newest) == 0 {
-		return nil
+		return
 	}
 	slices.SortFunc(newest, func(a, b *persistence.Heartbeat) int {
 		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
@@ -231,9 +241,8 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 		}
 		c.add(h)
 	}
-	_, err := tx.Exec(ctx, upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
+	b.Queue(upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
 		c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion,
 		c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted,
 		c.netValidated, c.queueDepth)
-	return err
 }

@@ -152,38 +152,63 @@ func TestWriterInsertIfAbsentReportsStoredBuckets(t *testing.T) {
 	assert.Equal(t, 2, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, dev))
 }
 
-func TestWriterSurvivesADuplicateInTheCopyPath(t *testing.T) {
-	e := newTestWriter(t, pgstore.WriterConfig{})
-	dev, other := uuid.New(), uuid.New()
-	now := time.Now().UTC()
-	require.True(t, e.writer.Enqueue(e.write(dev, now, 10)))
-	require.NoError(t, e.done.wait(t, 1)[0].Err)
+// writePaths are the two ways a batch of new buckets is stored: a few rows
+// go as one pipelined round trip, many through COPY. A linger lets the
+// committer gather every row the test enqueues into one batch.
+var writePaths = []struct {
+	name  string
+	extra int // rows of other devices added to the batch
+}{{"pipelined", 0}, {"COPY", pgstore.PipelineMaxRows}}
 
-	// The caller wrongly believes the bucket is new (say, a stale snapshot):
-	// the COPY fails on the unique key, and the batch is retried if-absent.
-	dup := e.write(dev, now, 11)
-	fresh := e.write(other, now, 12)
-	require.True(t, e.writer.Enqueue(dup))
-	require.True(t, e.writer.Enqueue(fresh))
-	for _, w := range e.done.wait(t, 2) {
-		require.NoError(t, w.Err)
-		assert.Equal(t, w == dup, w.Duplicate)
+func TestWriterSurvivesADuplicateOnEitherPath(t *testing.T) {
+	for _, path := range writePaths {
+		t.Run(path.name, func(t *testing.T) {
+			e := newTestWriter(t, pgstore.WriterConfig{Committers: 1, Linger: 200 * time.Millisecond})
+			dev, other := uuid.New(), uuid.New()
+			now := time.Now().UTC()
+			require.True(t, e.writer.Enqueue(e.write(dev, now, 10)))
+			require.NoError(t, e.done.wait(t, 1)[0].Err)
+
+			// The caller wrongly believes the bucket is new (say, a stale snapshot):
+			// the insert fails on the unique key, and the batch is retried if-absent.
+			dup := e.write(dev, now, 11)
+			fresh := e.write(other, now, 12)
+			batch := []*persistence.HeartbeatWrite{dup, fresh}
+			for range path.extra {
+				batch = append(batch, e.write(uuid.New(), now, 13))
+			}
+			for _, w := range batch {
+				require.True(t, e.writer.Enqueue(w))
+			}
+			for _, w := range e.done.wait(t, len(batch)) {
+				require.NoError(t, w.Err)
+				assert.Equal(t, w == dup, w.Duplicate)
+			}
+			assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, dev))
+			assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, other))
+			assert.Equal(t, len(batch), e.count(t, `SELECT count(*) FROM heartbeats`))
+			assert.Equal(t, len(batch), e.count(t, `SELECT count(*) FROM device_last_status`))
+		})
 	}
-	assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, dev))
-	assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, other))
 }
 
-func TestWriterFailsEveryRowOfAFailedCommit(t *testing.T) {
-	e := newTestWriter(t, pgstore.WriterConfig{})
-	_, err := e.db.Pool.Exec(context.Background(), `ALTER TABLE device_last_status RENAME TO gone`)
-	require.NoError(t, err)
-	now := time.Now().UTC()
-	require.True(t, e.writer.Enqueue(e.write(uuid.New(), now, 1)))
-	require.True(t, e.writer.Enqueue(e.write(uuid.New(), now, 2)))
-	for _, w := range e.done.wait(t, 2) {
-		assert.Error(t, w.Err, "no row may be reported stored when its transaction failed")
+func TestWriterFailsEveryRowOfAFailedCommitOnEitherPath(t *testing.T) {
+	for _, path := range writePaths {
+		t.Run(path.name, func(t *testing.T) {
+			e := newTestWriter(t, pgstore.WriterConfig{Committers: 1, Linger: 200 * time.Millisecond})
+			_, err := e.db.Pool.Exec(context.Background(), `ALTER TABLE device_last_status RENAME TO gone`)
+			require.NoError(t, err)
+			now := time.Now().UTC()
+			n := 2 + path.extra
+			for i := range n {
+				require.True(t, e.writer.Enqueue(e.write(uuid.New(), now, int16(i%100))))
+			}
+			for _, w := range e.done.wait(t, n) {
+				assert.Error(t, w.Err, "no row may be reported stored when its transaction failed")
+			}
+			assert.Equal(t, 0, e.count(t, `SELECT count(*) FROM heartbeats`), "the heartbeat rows rolled back with it")
+		})
 	}
-	assert.Equal(t, 0, e.count(t, `SELECT count(*) FROM heartbeats`), "the heartbeat rows rolled back with it")
 }
 
 func TestWriterBatchesUnderLoad(t *testing.T) {
