@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -32,6 +33,7 @@ type deviceActor struct {
 	dirty     bool                // state changed since the last snapshot
 	viewStale bool                // state changed since the last publish to entry
 	puts      uint32              // snapshots handed to the store, so reconciliation can tell a newer one was put
+	tickDue   bool                // the next sweep must tick this actor, whatever its deadlines
 }
 
 // pendingWrite is a row in the writer, and the heartbeats of the same bucket
@@ -63,9 +65,11 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.onTokenChecked(m)
 	case *hydrated:
 		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
+		a.tickDue = true
 		a.pushQueued()
 	case *monitoringSet:
 		a.setMonitoring(m.m)
+		a.tickDue = true
 	case *commandQueued:
 		a.onCommandQueued(m.cmd)
 	case *commandFinished:
@@ -98,6 +102,9 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	if a.viewStale && a.entry != nil {
 		a.shard.publish(a.entry, &a.st)
 		a.viewStale = false
+	}
+	if a.entry != nil {
+		a.entry.wake.Store(a.wakeAt())
 	}
 	if a.dirty && len(a.pending) == 0 {
 		a.snapshot()
@@ -269,6 +276,7 @@ func (a *deviceActor) setMonitoring(m persistence.Monitoring) {
 }
 
 func (a *deviceActor) onTick(now time.Time) {
+	a.tickDue = false
 	a.expireCommands(now)
 	if a.st.online && now.Sub(a.st.lastSeen) > a.sh.cfg.OfflineAfter {
 		a.st.online = false
@@ -276,6 +284,29 @@ func (a *deviceActor) onTick(now time.Time) {
 		a.sh.presence.offline(a.id, now, a.st.lastSeen)
 	}
 	a.evaluateAlerts(now)
+}
+
+// wakeAt is the unix second from which a tick could change the device:
+// when it goes offline, its monitored service passes its threshold or a
+// command expires. Everything else changes with a message. Rounding down
+// ticks early, never late.
+func (a *deviceActor) wakeAt() uint32 {
+	if a.tickDue {
+		return 0
+	}
+	next := int64(math.MaxUint32)
+	if a.st.online {
+		next = min(next, a.st.lastSeen.Add(a.sh.cfg.OfflineAfter).Unix())
+		m := &a.st.monitoring
+		if a.sh.alerts != nil && m.Enabled && m.Package != "" && a.st.alerts.Open&(1<<RuleServiceDown) == 0 {
+			threshold := time.Duration(m.ThresholdMin) * time.Minute
+			next = min(next, (a.st.monitoredLastFG+threshold.Milliseconds())/1000)
+		}
+	}
+	for i := range a.st.commands {
+		next = min(next, a.st.commands[i].ExpiresAt.Unix())
+	}
+	return uint32(max(next, 0))
 }
 
 func (a *deviceActor) status() DeviceStatus {

@@ -104,10 +104,11 @@ type shard struct {
 // shard's read lock, so that a writer of the entry (delete, spawn) knows
 // every earlier message is already in the actor's mailbox.
 type entry struct {
-	pid     *actor.PID // nil until the actor is spawned
+	pid     *actor.PID    // nil until the actor is spawned
+	gen     uint32        // bumped by re-enrollment, so a hydration that raced it reloads
+	slot    int32         // index of the device's view in the shard; -1 for an id known only as deleted
+	wake    atomic.Uint32 // unix s from which a tick could change the device; sweeps skip it before
 	deleted bool
-	gen     uint32 // bumped by re-enrollment, so a hydration that raced it reloads
-	slot    int32  // index of the device's view in the shard; -1 for an id known only as deleted
 }
 
 // Directory routes device messages to device actors. It knows every device
@@ -591,25 +592,34 @@ func (d *Directory) Delete(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 	return deleted, nil
 }
 
-// Sweep sends every live actor the time, so that devices silent for longer
-// than OfflineAfter go offline. One message per actor per sweep replaces a
-// timer per device.
-func (d *Directory) Sweep(now time.Time) {
+// Sweep sends the time to every live actor that has something due, so
+// that devices silent for longer than OfflineAfter go offline, monitored
+// services pass their thresholds and commands expire. One message per due
+// actor per sweep replaces a timer per device; a device that heartbeats
+// more often than OfflineAfter is never due.
+// It returns how many actors it ticked.
+func (d *Directory) Sweep(now time.Time) int {
+	n := 0
 	for i := range d.shards {
-		d.sweepShard(i, now)
+		n += d.sweepShard(i, now)
 	}
+	return n
 }
 
-func (d *Directory) sweepShard(i int, now time.Time) {
+func (d *Directory) sweepShard(i int, now time.Time) int {
 	t := &tick{now: now}
+	due := now.Unix()
 	s := &d.shards[i]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	n := 0
 	for _, e := range s.m {
-		if e.pid != nil {
+		if e.pid != nil && int64(e.wake.Load()) <= due {
 			d.sh.root.Send(e.pid, t)
+			n++
 		}
 	}
+	return n
 }
 
 // RunSweeper sweeps until ctx ends, one shard at a time, so that every actor

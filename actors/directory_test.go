@@ -293,6 +293,32 @@ func TestSweepScalesToManyDevicesWithOneMessageEach(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 }
 
+func TestSweepTicksOnlyActorsWithSomethingDue(t *testing.T) {
+	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0 })
+	const n = 5
+	for i := range n {
+		id, secret := f.enroll(t, fmt.Sprintf("DUE%d", i))
+		require.Equal(t, actors.Stored, f.heartbeat(t, id, secret, f.clock.Now()).Outcome)
+	}
+	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "a freshly hydrated actor gets one tick")
+	require.Eventually(t, func() bool { return f.dir.Sweep(f.clock.Now()) == 0 }, 5*time.Second, 5*time.Millisecond,
+		"devices that heartbeat inside the threshold are not due")
+
+	f.clock.Advance(f.cfg.OfflineAfter - time.Second)
+	assert.Zero(t, f.dir.Sweep(f.clock.Now()), "still inside the threshold")
+	f.clock.Advance(2 * time.Second)
+	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "now each one is due to go offline")
+	require.Eventually(t, func() bool { return f.dir.Sweep(f.clock.Now()) == 0 }, 5*time.Second, 5*time.Millisecond,
+		"an offline device has nothing due")
+	offline := 0
+	for _, e := range f.presence.list() {
+		if !e.online {
+			offline++
+		}
+	}
+	assert.Equal(t, n, offline)
+}
+
 func TestRunSweeperSpreadsTicksButReachesEveryActorEachInterval(t *testing.T) {
 	const interval = 1280 * time.Millisecond // 20 ms between shards
 	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0; c.SweepInterval = interval })
