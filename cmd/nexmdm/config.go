@@ -129,7 +129,7 @@ var envVars = []envVar{
 	{"NEXMDM_WRITER_MAX_BATCH", "5000", "heartbeat rows per transaction", posInt(func(c *config) *int { return &c.WriterMaxBatch })},
 	{"NEXMDM_WRITER_COMMITTERS", "2", "heartbeat transactions in flight", posInt(func(c *config) *int { return &c.WriterCommitters })},
 	{"NEXMDM_WRITER_QUEUE", "65536", "heartbeat rows that may wait for a commit before 503", posInt(func(c *config) *int { return &c.WriterQueue })},
-	{"NEXMDM_WRITER_LINGER", "0s", "how long a commit waits for a fuller batch", dur(func(c *config) *time.Duration { return &c.WriterLinger })},
+	{"NEXMDM_WRITER_LINGER", "1ms", "how long a commit waits for a fuller batch (0: commit what is queued)", dur(func(c *config) *time.Duration { return &c.WriterLinger })},
 	{"NEXMDM_DEVICE_RATE", "10", "sustained heartbeats per second per device (0 disables the limit)", float(func(c *config) *float64 { return &c.RateLimit })},
 	{"NEXMDM_DEVICE_BURST", "600", "heartbeats a device may send at once (an offline backlog)", float(func(c *config) *float64 { return &c.RateBurst })},
 	{"NEXMDM_PPROF_ADDR", "", "serve net/http/pprof on this address (keep it on loopback); empty: off", str(func(c *config) *string { return &c.PprofAddr })},
