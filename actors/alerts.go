@@ -56,8 +56,8 @@ func (a *deviceActor) evaluateAlerts(now time.Time) {
 	if a.sh.alerts == nil {
 		return
 	}
-	a.setRule(RuleOffline, !a.st.online && !a.st.lastSeen.IsZero(), now, func() map[string]any {
-		return map[string]any{"last_seen": a.st.lastSeen, "offline_after_s": int(a.sh.cfg.OfflineAfter / time.Second)}
+	a.setRule(RuleOffline, !a.st.online && a.st.lastSeen != 0, now, func() map[string]any {
+		return map[string]any{"last_seen": a.st.seenAt(), "offline_after_s": int(a.sh.cfg.OfflineAfter / time.Second)}
 	})
 	if h := &a.st.live; h.Has&persistence.HasBattery != 0 {
 		a.setRule(RuleLowBattery, a.batteryLow(h), now, func() map[string]any {

@@ -28,11 +28,11 @@ type deviceActor struct {
 
 	pending   []pendingWrite      // rows handed to the writer, oldest first
 	parked    []*HeartbeatRequest // heartbeats waiting for a bcrypt check
-	verifying bool                // a bcrypt check is out
 	retiring  chan struct{}       // set by retire: stop once pending is empty
+	puts      uint32              // snapshots handed to the store, so reconciliation can tell a newer one was put
+	verifying bool                // a bcrypt check is out
 	dirty     bool                // state changed since the last snapshot
 	viewStale bool                // state changed since the last publish to entry
-	puts      uint32              // snapshots handed to the store, so reconciliation can tell a newer one was put
 	tickDue   bool                // the next sweep must tick this actor, whatever its deadlines
 }
 
@@ -234,22 +234,22 @@ func (a *deviceActor) allow(now time.Time) (time.Duration, bool) {
 	if rate <= 0 {
 		return 0, true
 	}
-	if a.st.tokensAt.IsZero() {
-		a.st.tokens = burst
-	} else if elapsed := now.Sub(a.st.tokensAt).Seconds(); elapsed > 0 {
-		a.st.tokens = min(burst, a.st.tokens+elapsed*rate)
+	if a.st.tokensAt == 0 {
+		a.st.tokens = float32(burst)
+	} else if elapsed := time.Duration(now.UnixNano() - a.st.tokensAt).Seconds(); elapsed > 0 {
+		a.st.tokens = float32(min(burst, float64(a.st.tokens)+elapsed*rate))
 	}
-	a.st.tokensAt = now
+	a.st.tokensAt = now.UnixNano()
 	if a.st.tokens < 1 {
-		return time.Duration((1 - a.st.tokens) / rate * float64(time.Second)), false
+		return time.Duration(float64(1-a.st.tokens) / rate * float64(time.Second)), false
 	}
 	a.st.tokens--
 	return 0, true
 }
 
 func (a *deviceActor) seen(now time.Time) {
-	if now.After(a.st.lastSeen) {
-		a.st.lastSeen = now
+	if n := now.UnixNano(); n > a.st.lastSeen {
+		a.st.lastSeen = n
 	}
 	if !a.st.online {
 		a.st.online = true
@@ -278,10 +278,10 @@ func (a *deviceActor) setMonitoring(m persistence.Monitoring) {
 func (a *deviceActor) onTick(now time.Time) {
 	a.tickDue = false
 	a.expireCommands(now)
-	if a.st.online && now.Sub(a.st.lastSeen) > a.sh.cfg.OfflineAfter {
+	if a.st.online && now.UnixNano()-a.st.lastSeen > int64(a.sh.cfg.OfflineAfter) {
 		a.st.online = false
 		a.dirty, a.viewStale = true, true
-		a.sh.presence.offline(a.id, now, a.st.lastSeen)
+		a.sh.presence.offline(a.id, now, a.st.seenAt())
 	}
 	a.evaluateAlerts(now)
 }
@@ -296,7 +296,7 @@ func (a *deviceActor) wakeAt() uint32 {
 	}
 	next := int64(math.MaxUint32)
 	if a.st.online {
-		next = min(next, a.st.lastSeen.Add(a.sh.cfg.OfflineAfter).Unix())
+		next = min(next, (a.st.lastSeen+int64(a.sh.cfg.OfflineAfter))/int64(time.Second))
 		m := &a.st.monitoring
 		if a.sh.alerts != nil && m.Enabled && m.Package != "" && a.st.alerts.Open&(1<<RuleServiceDown) == 0 {
 			threshold := time.Duration(m.ThresholdMin) * time.Minute
@@ -311,7 +311,7 @@ func (a *deviceActor) wakeAt() uint32 {
 
 func (a *deviceActor) status() DeviceStatus {
 	return DeviceStatus{
-		ID: a.id, Online: a.st.online, LastSeen: a.st.lastSeen, Live: a.st.live,
+		ID: a.id, Online: a.st.online, LastSeen: a.st.seenAt(), Live: a.st.live,
 		LastBucket: a.st.dedupe.last, Monitoring: a.st.monitoring, Alerts: a.st.alerts,
 	}
 }

@@ -336,7 +336,7 @@ func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, 
 		v := &s.views[e.slot]
 		v.setState(&st)
 		v.fedSeen = v.lastSeen
-		if st.lastSeen.After(cutoff) || len(st.commands) > 0 { // a command to push wakes it too
+		if st.lastSeen > cutoff.UnixNano() || len(st.commands) > 0 { // a command to push wakes it too
 			e.pid = d.spawnLocked(rec.ID, e, st, source)
 		}
 		s.mu.Unlock()

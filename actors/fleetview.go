@@ -117,7 +117,7 @@ const feedEvery = int64(time.Minute / time.Millisecond)
 // moved by feedEvery since it was last shown.
 func (v *deviceView) setState(st *deviceState) bool {
 	was := *v
-	v.lastSeen = unixMilli(st.lastSeen)
+	v.lastSeen = st.lastSeen / int64(time.Millisecond)
 	v.online = st.online
 	v.alerting = st.alerts.Open != 0
 	h := &st.live

@@ -172,7 +172,7 @@ type reconcileState struct {
 	id         uuid.UUID
 	live       persistence.Heartbeat // newest by device time
 	liveStored bool                  // live's bucket is stored, as far as the actor knows
-	lastSeen   time.Time             //
+	lastSeen   int64                 // unix ns; 0 never
 	online     bool                  //
 	lastBucket int64                 // newest stored bucket; 0 if none
 	busy       bool                  // rows in the writer: stored state is about to change

@@ -341,13 +341,13 @@ func (r *Reconciler) orphans(ctx context.Context, ids []uuid.UUID, gone map[uuid
 // than an actor's state. An actor with nothing to keep needs no snapshot.
 func snapshotBehind(b []byte, st *reconcileState) bool {
 	if len(b) == 0 {
-		return !st.lastSeen.IsZero() || !st.live.TS.IsZero() || st.lastBucket != 0
+		return st.lastSeen != 0 || !st.live.TS.IsZero() || st.lastBucket != 0
 	}
 	var snap deviceState
 	if decodeSnapshot(b, &snap) != nil {
 		return true
 	}
-	return snap.lastSeen.Before(st.lastSeen) || snap.live.TS.Before(st.live.TS) ||
+	return snap.lastSeen < st.lastSeen || snap.live.TS.Before(st.live.TS) ||
 		snap.live.ReceivedAt.Before(st.live.ReceivedAt) || snap.dedupe.last < st.lastBucket ||
 		snap.online != st.online
 }

@@ -17,8 +17,7 @@ import (
 type deviceState struct {
 	creds credentials // from Postgres only; never snapshotted
 
-	lastSeen time.Time             // server time of the newest heartbeat
-	online   bool                  //
+	lastSeen int64                 // unix ns, server time, of the newest heartbeat; 0 never
 	live     persistence.Heartbeat // newest heartbeat by device time (AppLastForeground not kept)
 	dedupe   dedupe                //
 
@@ -30,9 +29,13 @@ type deviceState struct {
 	fcmToken string                // where commands are pushed; "" when there is none
 	keyID    string                // master key of the device's command key, as the store has it
 
-	tokens   float64   // rate limiter bucket
-	tokensAt time.Time // when tokens was last refilled
+	tokensAt int64   // unix ns tokens was last refilled; 0 never
+	tokens   float32 // rate limiter bucket
+	online   bool
 }
+
+// seenAt is lastSeen as a time; zero when the device never reported.
+func (st *deviceState) seenAt() time.Time { return fromUnixNano(st.lastSeen) }
 
 // credentials verify a device token without a database read.
 type credentials struct {
@@ -158,8 +161,8 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 			st.live = *rec.Last
 			st.live.AppLastForeground = nil
 		}
-		if rec.Last.ReceivedAt.After(st.lastSeen) {
-			st.lastSeen = rec.Last.ReceivedAt
+		if n := unixNano(rec.Last.ReceivedAt); n > st.lastSeen {
+			st.lastSeen = n
 		}
 	}
 	return st, nil
@@ -173,7 +176,7 @@ var errBadSnapshot = errors.New("malformed device snapshot")
 
 func encodeSnapshot(dst []byte, st *deviceState) []byte {
 	b := append(dst, snapshotVersion)
-	b = binary.AppendVarint(b, unixNano(st.lastSeen))
+	b = binary.AppendVarint(b, st.lastSeen)
 	b = appendBool(b, st.online)
 	b = binary.AppendVarint(b, st.dedupe.last)
 	b = binary.LittleEndian.AppendUint64(b, st.dedupe.recent)
@@ -213,7 +216,7 @@ func decodeSnapshot(b []byte, st *deviceState) error {
 	if r.byte() != snapshotVersion {
 		return errBadSnapshot
 	}
-	st.lastSeen = fromUnixNano(r.varint())
+	st.lastSeen = r.varint()
 	st.online = r.bool()
 	st.dedupe.last = r.varint()
 	st.dedupe.recent = r.uint64()
