@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -117,9 +118,21 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		enrollConc = fs.Int("enroll-concurrency", 8, "registrations in flight")
 		asJSON     = fs.Bool("json", false, "print the report as JSON")
 		quiet      = fs.Bool("quiet", false, "no progress lines")
+		cpuProfile = fs.String("cpuprofile", "", "write the loadgen's own CPU profile here, to see what the fleet costs the machine")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	sc := loadgen.Scenario{Name: "custom"}
 	if *scenario != "" {
@@ -213,7 +226,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scale      = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
 		duration   = fs.Duration("duration", 0, "override every scenario's duration")
 		restarts   = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
-		soak       = fs.Duration("soak", time.Minute, "soak length (0: none; the soak preset is 10m)")
+		soak       = fs.Duration("soak", 30*time.Second, "soak length (0: none; the soak preset is 10m)")
 		dashboards = fs.Int("dashboards", 100, "live-feed clients in the fan-out runs after stress (0: no fan-out runs)")
 		commands   = fs.Int("commands", 2000, "commands per round-trip run after fleet (0: none)")
 		bulk       = fs.Int("bulk", 10000, "devices of the bulk command sent during fleet runs (0: none)")

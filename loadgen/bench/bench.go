@@ -56,7 +56,7 @@ var DefaultScenarios = []string{"fleet", "stress", "stress-max", "burst"}
 const (
 	benchPrefix  = "bench" // serials of the bench fleet
 	benchKey     = "bench-admin-key-0123456789abcdef"
-	enrollConns  = 16
+	enrollConns  = 64
 	clientBudget = 30 * time.Second
 )
 
