@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,13 +24,17 @@ type FanOut struct {
 }
 
 const (
+	fanOutRun         = 10 * time.Second
 	dashboardUser     = "bench-dashboard"
 	dashboardPassword = "bench-dashboard-password"
 )
 
 // fanOut runs sc against NexMDM Runs times without dashboards and Runs
-// times with b.cfg.Dashboards of them.
+// times with b.cfg.Dashboards of them, each run at most fanOutRun long: a
+// ratio of runs side by side needs no longer ones, and the bench must fit
+// in 15 minutes.
 func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
+	sc.Duration = min(sc.Duration, fanOutRun)
 	n := b.cfg.Dashboards
 	b.logf("\n== fan-out: %s against NexMDM, alone and with %d dashboards on /admin/ws", sc.Name, n)
 	if err := b.addDashboardUser(ctx); err != nil {
