@@ -155,6 +155,22 @@ func TestChecksFailWhenATargetIsMissed(t *testing.T) {
 	assert.Contains(t, r.Markdown(), "| 12.00 ms | ❌ |")
 }
 
+// A soak reports RSS growth only when it ran long enough to mean a trend
+// rather than the garbage collector's rhythm.
+func TestSoakGrowthIsReportedOnlyForLongSoaks(t *testing.T) {
+	soak := func(seconds float64) string {
+		r := &Results{Soak: &Soak{
+			Run:        TargetRun{Report: &loadgen.Report{Seconds: seconds}},
+			Samples:    []Sample{{RSS: 300 << 20}, {RSS: 310 << 20}},
+			GrowthMBpm: -253,
+		}}
+		return r.Markdown()
+	}
+	assert.Contains(t, soak(20), "too short to judge growth")
+	assert.NotContains(t, soak(20), "MiB/min")
+	assert.Contains(t, soak(600), "second-half growth -253.00 MiB/min")
+}
+
 // RSS comes from /proc and is this process's own, in bytes.
 func TestRSSReadsProc(t *testing.T) {
 	rss, err := rssOf(os.Getpid())
