@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prints the CPU each program took over the next SECONDS (default 10), in
+# cores, from /proc: run it beside a loadgen run to see how the two cores
+# are shared between NexMDM, the loadgen, PostgreSQL and Redis.
+#
+#   bin/loadgen run --scenario stress ... & sleep 8; scripts/cpu-by-process.sh 10
+set -euo pipefail
+seconds=${1:-10}
+
+# ticks prints "<program> <user+system clock ticks>" summed over its
+# processes, in one pass so that the window is what was asked.
+ticks() {
+  awk '{
+    comm = $2; gsub(/[()]/, "", comm)
+    # a name with spaces shifts the fields: count utime and stime from the end of it
+    i = 2; while ($i !~ /\)$/) i++
+    sum[comm] += $(i + 12) + $(i + 13)
+  } END {for (c in sum) print c, sum[c]}' /proc/[0-9]*/stat 2>/dev/null | sort
+}
+
+read -r up0 _ </proc/uptime
+before=$(ticks)
+read -r _ u0 n0 s0 i0 w0 q0 sq0 st0 _ </proc/stat
+sleep "$seconds"
+read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
+after=$(ticks)
+read -r up1 _ </proc/uptime
+seconds=$(awk -v a="$up0" -v b="$up1" 'BEGIN {print b - a}')
+
+hz=$(getconf CLK_TCK)
+join <(echo "$before") <(echo "$after") |
+  awk -v s="$seconds" -v hz="$hz" '{c = ($3 - $2) / hz / s; if (c >= 0.02) printf "%-16s %.2f cores\n", $1, c}' |
+  sort -k2 -rn
+total=$(((u1 + n1 + s1 + i1 + w1 + q1 + sq1 + st1) - (u0 + n0 + s0 + i0 + w0 + q0 + sq0 + st0)))
+echo "machine: user $(((u1 + n1 - u0 - n0) * 100 / total))%" \
+  "sys $(((s1 - s0) * 100 / total))%" \
+  "softirq $(((sq1 - sq0) * 100 / total))%" \
+  "idle $(((i1 - i0) * 100 / total))%" \
+  "steal $(((st1 - st0) * 100 / total))%"
