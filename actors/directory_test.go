@@ -66,6 +66,19 @@ func (r *presenceRecorder) list() []presenceEvent {
 	return append([]presenceEvent(nil), r.events...)
 }
 
+// offline counts the offline transitions recorded so far.
+func (r *presenceRecorder) offline() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if !e.online {
+			n++
+		}
+	}
+	return n
+}
+
 // fixture is a directory on real Postgres and Redis with a fake clock.
 type fixture struct {
 	db       *testenv.DB
@@ -282,15 +295,7 @@ func TestSweepScalesToManyDevicesWithOneMessageEach(t *testing.T) {
 	}
 	f.clock.Advance(f.cfg.OfflineAfter + time.Second)
 	f.dir.Sweep(f.clock.Now())
-	require.Eventually(t, func() bool {
-		offline := 0
-		for _, e := range f.presence.list() {
-			if !e.online {
-				offline++
-			}
-		}
-		return offline == n
-	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return f.presence.offline() == n }, 10*time.Second, 10*time.Millisecond)
 }
 
 func TestSweepTicksOnlyActorsWithSomethingDue(t *testing.T) {
@@ -310,13 +315,7 @@ func TestSweepTicksOnlyActorsWithSomethingDue(t *testing.T) {
 	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "now each one is due to go offline")
 	require.Eventually(t, func() bool { return f.dir.Sweep(f.clock.Now()) == 0 }, 5*time.Second, 5*time.Millisecond,
 		"an offline device has nothing due")
-	offline := 0
-	for _, e := range f.presence.list() {
-		if !e.online {
-			offline++
-		}
-	}
-	assert.Equal(t, n, offline)
+	assert.Equal(t, n, f.presence.offline())
 }
 
 func TestRunSweeperSpreadsTicksButReachesEveryActorEachInterval(t *testing.T) {
@@ -332,18 +331,9 @@ func TestRunSweeperSpreadsTicksButReachesEveryActorEachInterval(t *testing.T) {
 	defer cancel()
 	go f.dir.RunSweeper(ctx)
 
-	offline := func() int {
-		k := 0
-		for _, e := range f.presence.list() {
-			if !e.online {
-				k++
-			}
-		}
-		return k
-	}
 	time.Sleep(interval / 8)
-	assert.Less(t, offline(), n, "an eighth of an interval in, not every shard has been swept")
-	require.Eventually(t, func() bool { return offline() == n }, 2*interval+time.Second, 5*time.Millisecond,
+	assert.Less(t, f.presence.offline(), n, "an eighth of an interval in, not every shard has been swept")
+	require.Eventually(t, func() bool { return f.presence.offline() == n }, 2*interval+time.Second, 5*time.Millisecond,
 		"within an interval every actor has had its tick")
 }
 

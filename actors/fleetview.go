@@ -242,13 +242,6 @@ func (d *Directory) SetMonitoring(changes []MonitoringChange) {
 	}
 }
 
-func unixMilli(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
 func fromUnixMilli(ms int64) time.Time {
 	if ms == 0 {
 		return time.Time{}
