@@ -156,8 +156,11 @@ type Deps struct {
 
 // Device mailboxes run on a pool of this many goroutines at most, handling
 // up to mailboxThroughput messages before yielding (protoactor's default).
+// Up to mailboxQueue mailboxes wait for a free worker: a sweep of one shard
+// schedules about 1,600 at 100,000 devices.
 const (
 	mailboxWorkers    = 256
+	mailboxQueue      = 16384
 	mailboxThroughput = 300
 )
 
@@ -207,7 +210,7 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	// a ring of ten slots, which 100,000 idle actors pay for.
 	d.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
 		actor.WithGuardian(stopOnPanic), actor.WithMailbox(actor.UnboundedLockfree()),
-		actor.WithDispatcher(newWorkerPool(mailboxWorkers, mailboxThroughput, ctx.Done())))
+		actor.WithDispatcher(newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())))
 	d.m.hydrations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nexmdm_device_hydrations_total", Help: "Device actors spawned, by where their state came from.",
 	}, []string{"source"})

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestWorkerPoolRunsEveryJobWithoutBlockingEvenPastItsWorkers(t *testing.T) {
+func TestWorkerPoolRunsEveryJobWithoutBlockingEvenPastItsWorkersAndQueue(t *testing.T) {
 	done := make(chan struct{})
 	defer close(done)
-	p := newWorkerPool(2, 300, done)
+	p := newWorkerPool(2, 3, 300, done)
 
 	release := make(chan struct{})
 	var ran sync.WaitGroup
@@ -20,7 +21,7 @@ func TestWorkerPoolRunsEveryJobWithoutBlockingEvenPastItsWorkers(t *testing.T) {
 	ran.Add(jobs)
 	scheduled := make(chan struct{})
 	go func() {
-		for range jobs { // every job blocks, so only spare goroutines can take the next
+		for range jobs { // every job blocks: two run, three wait, the rest get goroutines
 			p.Schedule(func() { <-release; ran.Done() })
 		}
 		close(scheduled)
@@ -38,7 +39,7 @@ func TestWorkerPoolRunsEveryJobWithoutBlockingEvenPastItsWorkers(t *testing.T) {
 
 func TestWorkerPoolKeepsItsWorkersAndStopsThemWhenDone(t *testing.T) {
 	done := make(chan struct{})
-	p := newWorkerPool(4, 300, done)
+	p := newWorkerPool(4, 16, 300, done)
 	for i := range 100 {
 		ran := make(chan struct{})
 		p.Schedule(func() { close(ran) })
@@ -55,4 +56,52 @@ func TestWorkerPoolKeepsItsWorkersAndStopsThemWhenDone(t *testing.T) {
 	ran := make(chan struct{})
 	p.Schedule(func() { close(ran) })
 	<-ran // a job scheduled after done still runs
+}
+
+func TestWorkerPoolQueuesMailboxesWhileEveryWorkerIsBusy(t *testing.T) {
+	done := make(chan struct{})
+	defer close(done)
+	p := newWorkerPool(1, 64, 300, done)
+
+	release := make(chan struct{})
+	p.Schedule(func() { <-release })
+	var mu sync.Mutex
+	var running, most int
+	var ran atomic.Int32
+	for range 50 {
+		p.Schedule(func() {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond) // long enough for a second runner to overlap
+			mu.Lock()
+			running--
+			mu.Unlock()
+			ran.Add(1)
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	assert.Zero(t, ran.Load(), "queued mailboxes wait for the busy worker instead of getting goroutines")
+	close(release)
+	require.Eventually(t, func() bool { return ran.Load() == 50 }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, most, "one worker runs them one after another")
+}
+
+func TestWorkerPoolRunsWhatIsQueuedWhenItStops(t *testing.T) {
+	done := make(chan struct{})
+	p := newWorkerPool(1, 64, 300, done)
+	release := make(chan struct{})
+	p.Schedule(func() { <-release })
+	var ran sync.WaitGroup
+	ran.Add(10)
+	for range 10 {
+		p.Schedule(ran.Done)
+	}
+	close(done)
+	close(release)
+	ran.Wait() // every queued mailbox runs, though the pool is stopping
+	require.Eventually(t, func() bool { return p.workers.Load() == 0 }, 5*time.Second, time.Millisecond)
 }
