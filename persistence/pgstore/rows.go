@@ -71,25 +71,42 @@ func opt[T any](has, f persistence.Fields, v T) any {
 // columns holds one batch column-wise, for unnest(). Its element types are
 // pgtype's, which pgx encodes in binary without a detour through text.
 type columns struct {
-	ids              []pgtype.UUID
-	bucketStarts     []pgtype.Timestamptz
-	ts, receivedAt   []pgtype.Timestamptz
-	battery          []pgtype.Int2
-	charging         []pgtype.Bool
-	ramUsed          []pgtype.Int4
-	ramTotal         []pgtype.Int4
-	uptime           []pgtype.Int8
-	netType, ssid    []pgtype.Text
-	signal           []pgtype.Int2
-	agentVersion     []pgtype.Text
-	agentVersionCode []pgtype.Int4
-	foregroundPkg    []pgtype.Text
-	appLastFg        []pgtype.Text
-	powerOK          []pgtype.Bool
-	dozeWhitelisted  []pgtype.Bool
-	netValidated     []pgtype.Bool
-	queueDepth       []pgtype.Int4
+	ids              ptrArray[pgtype.UUID]
+	bucketStarts     ptrArray[pgtype.Timestamptz]
+	ts, receivedAt   ptrArray[pgtype.Timestamptz]
+	battery          ptrArray[pgtype.Int2]
+	charging         ptrArray[pgtype.Bool]
+	ramUsed          ptrArray[pgtype.Int4]
+	ramTotal         ptrArray[pgtype.Int4]
+	uptime           ptrArray[pgtype.Int8]
+	netType, ssid    ptrArray[pgtype.Text]
+	signal           ptrArray[pgtype.Int2]
+	agentVersion     ptrArray[pgtype.Text]
+	agentVersionCode ptrArray[pgtype.Int4]
+	foregroundPkg    ptrArray[pgtype.Text]
+	appLastFg        ptrArray[pgtype.Text]
+	powerOK          ptrArray[pgtype.Bool]
+	dozeWhitelisted  ptrArray[pgtype.Bool]
+	netValidated     ptrArray[pgtype.Bool]
+	queueDepth       ptrArray[pgtype.Int4]
 }
+
+// ptrArray is a one-dimensional array parameter whose elements pgx reads
+// through pointers. pgx boxes each element it encodes in an interface; a
+// pointer fits one as it is, where a pgtype value is copied to the heap
+// (and a plain slice goes through reflection as well). pgtype's value
+// methods make *T as encodable as T.
+type ptrArray[T any] []T
+
+func (a ptrArray[T]) Dimensions() []pgtype.ArrayDimension {
+	if a == nil {
+		return nil
+	}
+	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
+}
+
+func (a ptrArray[T]) Index(i int) any { return &a[i] }
+func (a ptrArray[T]) IndexType() any  { return new(T) }
 
 func newColumns(n int) *columns {
 	return &columns{
@@ -130,18 +147,14 @@ func (c *columns) add(h *persistence.Heartbeat) {
 	c.queueDepth = append(c.queueDepth, pgtype.Int4{Int32: h.QueueDepth, Valid: has(persistence.HasQueueDepth)})
 }
 
-// insertHeartbeatsSQL stores rows whose buckets are all new, like COPY: a
-// repeated bucket fails the batch with a unique violation, and the writer
-// retries it through insertIfAbsent.
-const insertHeartbeatsSQL = `
+// insertIfAbsentSQL stores the rows whose buckets are new and returns them.
+const insertIfAbsentSQL = `
 INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
 	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
 	foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
 SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
 	$5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int8[], $10::text[], $11::text[],
-	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])`
-
-const insertIfAbsentSQL = insertHeartbeatsSQL + `
+	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])
 ON CONFLICT (device_id, bucket_start) DO NOTHING
 RETURNING device_id, bucket_start`
 
@@ -188,7 +201,9 @@ func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.Heartb
 	return nil
 }
 
-const upsertLastStatusSQL = `
+// lastStatusInsert and lastStatusSet frame an upsert of device_last_status
+// from a row source u; an older heartbeat never replaces a newer one.
+const lastStatusInsert = `
 INSERT INTO device_last_status AS s (device_id, ts, received_at, battery_pct, charging,
 	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version,
 	agent_version_code, foreground_pkg, app_last_foreground, power_ok, doze_whitelisted,
@@ -196,13 +211,9 @@ INSERT INTO device_last_status AS s (device_id, ts, received_at, battery_pct, ch
 SELECT u.device_id, u.ts, u.received_at, u.battery_pct, u.charging, u.ram_used_mb,
 	u.ram_total_mb, u.uptime_s, u.net_type, u.ssid, u.signal_dbm, u.agent_version,
 	u.agent_version_code, u.foreground_pkg, u.app_last_foreground::jsonb, u.power_ok,
-	u.doze_whitelisted, u.net_validated, u.queue_depth
-FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::bool[],
-	$6::int4[], $7::int4[], $8::int8[], $9::text[], $10::text[], $11::int2[], $12::text[],
-	$13::int4[], $14::text[], $15::text[], $16::bool[], $17::bool[], $18::bool[], $19::int4[])
-	AS u(device_id, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb,
-	uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
-	app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)
+	u.doze_whitelisted, u.net_validated, u.queue_depth`
+
+const lastStatusSet = `
 ON CONFLICT (device_id) DO UPDATE SET
 	ts = EXCLUDED.ts, received_at = EXCLUDED.received_at, battery_pct = EXCLUDED.battery_pct,
 	charging = EXCLUDED.charging, ram_used_mb = EXCLUDED.ram_used_mb,
@@ -213,6 +224,51 @@ ON CONFLICT (device_id) DO UPDATE SET
 	power_ok = EXCLUDED.power_ok, doze_whitelisted = EXCLUDED.doze_whitelisted,
 	net_validated = EXCLUDED.net_validated, queue_depth = EXCLUDED.queue_depth
 WHERE s.ts <= EXCLUDED.ts`
+
+const upsertLastStatusSQL = lastStatusInsert + `
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::bool[],
+	$6::int4[], $7::int4[], $8::int8[], $9::text[], $10::text[], $11::int2[], $12::text[],
+	$13::int4[], $14::text[], $15::text[], $16::bool[], $17::bool[], $18::bool[], $19::int4[])
+	AS u(device_id, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb,
+	uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
+	app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)` + lastStatusSet
+
+// storeHeartbeatsSQL is a batch of new buckets in one statement: the rows
+// into heartbeats, and each device's newest into device_last_status. One
+// statement is one set of parameters to encode and send, where an insert
+// plus an upsert sent nearly every column twice. Sorting by device makes
+// the upsert lock rows in device order, as every writer of the table does,
+// so that concurrent commits cannot deadlock.
+const storeHeartbeatsSQL = `
+WITH r AS (
+	SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
+		$5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int8[], $10::text[], $11::text[],
+		$12::int2[], $13::text[], $14::int4[], $15::text[], $16::text[], $17::bool[], $18::bool[],
+		$19::bool[], $20::int4[])
+	AS r(device_id, bucket_start, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb,
+		uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
+		app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)
+), stored AS (
+	INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
+		ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
+		foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
+	SELECT device_id, bucket_start, ts, received_at, battery_pct, charging, ram_used_mb,
+		ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code, foreground_pkg,
+		power_ok, doze_whitelisted, net_validated, queue_depth
+	FROM r
+)` + lastStatusInsert + `
+FROM (SELECT DISTINCT ON (device_id) * FROM r ORDER BY device_id, ts DESC) AS u` + lastStatusSet
+
+// storeArgs are storeHeartbeatsSQL's parameters: the batch column-wise.
+func storeArgs(writes []*persistence.HeartbeatWrite) []any {
+	c := newColumns(len(writes))
+	for _, x := range writes {
+		c.add(&x.Heartbeat)
+	}
+	return []any{c.ids, c.bucketStarts, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed,
+		c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion, c.agentVersionCode,
+		c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}
+}
 
 // queueUpsertLastStatus adds the write of each device's newest stored
 // heartbeat of the batch into device_last_status; an older one (a replayed

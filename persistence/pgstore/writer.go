@@ -330,16 +330,16 @@ func (w *Writer) ensurePartitions(ctx context.Context, writes []*persistence.Hea
 	return nil
 }
 
-// pipelineMaxRows is the largest batch sent as one pipelined round trip;
-// larger ones go through COPY, which costs PostgreSQL less per row but takes
-// four round trips (BEGIN, COPY, upsert, COMMIT). At 2,000 devices a second
-// batches hold a few rows and the round trips are most of a commit.
+// pipelineMaxRows is the largest batch sent as one statement in one round
+// trip; larger ones go through COPY, which costs PostgreSQL less per row but
+// takes four round trips (BEGIN, COPY, upsert, COMMIT). At 2,000 devices a
+// second batches hold a few rows and the round trips are most of a commit.
 const pipelineMaxRows = 64
 
 // commitOnce stores a batch in one transaction. A small batch whose buckets
-// are all new (the usual case) is one pipelined round trip: the insert and
-// the upsert run in the implicit transaction of a single Sync. A batch that
-// may repeat stored buckets needs the insert's answer before the upsert.
+// are all new (the usual case) is one statement, so one round trip in its
+// implicit transaction. A batch that may repeat stored buckets needs the
+// insert's answer before the upsert.
 func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.HeartbeatWrite) error {
 	anyIfAbsent := false
 	for _, x := range writes {
@@ -347,10 +347,8 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 		anyIfAbsent = anyIfAbsent || x.IfAbsent
 	}
 	if !anyIfAbsent && len(writes) <= pipelineMaxRows {
-		b := &pgx.Batch{}
-		b.Queue(insertHeartbeatsSQL, heartbeatArgs(writes)...)
-		queueUpsertLastStatus(b, writes)
-		return w.pool.SendBatch(ctx, b).Close()
+		_, err := w.pool.Exec(ctx, storeHeartbeatsSQL, storeArgs(writes)...)
+		return err
 	}
 
 	tx, err := w.pool.Begin(ctx)

@@ -160,6 +160,69 @@ var writePaths = []struct {
 	extra int // rows of other devices added to the batch
 }{{"pipelined", 0}, {"COPY", pgstore.PipelineMaxRows}}
 
+func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
+	for _, path := range writePaths {
+		t.Run(path.name, func(t *testing.T) {
+			e := newTestWriter(t, pgstore.WriterConfig{Committers: 1, Linger: 200 * time.Millisecond})
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			full := &persistence.HeartbeatWrite{Notify: e.done, Heartbeat: persistence.Heartbeat{
+				DeviceID: uuid.New(), TS: now, ReceivedAt: now.Add(time.Second), Has: ^persistence.Fields(0),
+				BatteryPct: 77, Charging: true, RAMUsedMB: 1500, RAMTotalMB: 4096, UptimeS: 86400,
+				NetType: "wifi", SSID: "depot-5", SignalDBm: -61, AgentVersion: "1.4.2", AgentVersionCode: 142,
+				ForegroundPkg: "com.acme.pos", AppLastForeground: []byte(`{"com.acme.pos": 1700000000000}`),
+				PowerOK: true, DozeWhitelisted: true, NetValidated: true, QueueDepth: 3,
+			}}
+			sparse := &persistence.HeartbeatWrite{Notify: e.done, Heartbeat: persistence.Heartbeat{
+				DeviceID: uuid.New(), TS: now, ReceivedAt: now, Has: persistence.HasBattery, BatteryPct: 12,
+			}}
+			batch := []*persistence.HeartbeatWrite{full, sparse}
+			for range path.extra {
+				batch = append(batch, e.write(uuid.New(), now, 13))
+			}
+			for _, w := range batch {
+				require.True(t, e.writer.Enqueue(w))
+			}
+			for _, w := range e.done.wait(t, len(batch)) {
+				require.NoError(t, w.Err)
+			}
+
+			const cols = `battery_pct, charging, ram_used_mb, ram_total_mb, uptime_s, net_type, ssid,
+				signal_dbm, agent_version_code, foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth`
+			for _, table := range []string{"heartbeats", "device_last_status"} {
+				var got [14]any
+				ptrs := make([]any, len(got))
+				for i := range got {
+					ptrs[i] = &got[i]
+				}
+				require.NoError(t, e.db.Pool.QueryRow(context.Background(),
+					`SELECT `+cols+` FROM `+table+` WHERE device_id = $1`, full.Heartbeat.DeviceID).Scan(ptrs...))
+				assert.Equal(t, [14]any{int16(77), true, int32(1500), int32(4096), int64(86400), "wifi", "depot-5",
+					int16(-61), int32(142), "com.acme.pos", true, true, true, int32(3)}, got, table)
+
+				require.NoError(t, e.db.Pool.QueryRow(context.Background(),
+					`SELECT `+cols+` FROM `+table+` WHERE device_id = $1`, sparse.Heartbeat.DeviceID).Scan(ptrs...))
+				assert.Equal(t, [14]any{int16(12)}, got, "%s: the fields a device did not send are NULL", table)
+			}
+			var version, lastFG *string
+			var ts, received time.Time
+			require.NoError(t, e.db.Pool.QueryRow(context.Background(),
+				`SELECT agent_version, app_last_foreground::text, ts, received_at FROM device_last_status WHERE device_id = $1`,
+				full.Heartbeat.DeviceID).Scan(&version, &lastFG, &ts, &received))
+			require.NotNil(t, version)
+			require.NotNil(t, lastFG)
+			assert.Equal(t, "1.4.2", *version)
+			assert.JSONEq(t, `{"com.acme.pos": 1700000000000}`, *lastFG)
+			assert.True(t, ts.Equal(now))
+			assert.True(t, received.Equal(now.Add(time.Second)))
+			require.NoError(t, e.db.Pool.QueryRow(context.Background(),
+				`SELECT agent_version, app_last_foreground::text FROM device_last_status WHERE device_id = $1`,
+				sparse.Heartbeat.DeviceID).Scan(&version, &lastFG))
+			assert.Nil(t, version)
+			assert.Nil(t, lastFG)
+		})
+	}
+}
+
 func TestWriterSurvivesADuplicateOnEitherPath(t *testing.T) {
 	for _, path := range writePaths {
 		t.Run(path.name, func(t *testing.T) {
