@@ -124,20 +124,22 @@ func (c *Client) Heartbeat(ctx context.Context, token string, hb *Heartbeat) (*H
 
 // HeartbeatRaw is Heartbeat with a body already encoded.
 func (c *Client) HeartbeatRaw(ctx context.Context, token string, body []byte) (*HeartbeatResponse, error) {
-	var out HeartbeatResponse
-	if err := c.call(ctx, &Request{Method: "POST", Path: "/v1/heartbeat", Token: token, Body: body}, 200, &out); err != nil {
+	r := &Request{Method: "POST", Path: "/v1/heartbeat", Token: token, Body: body}
+	resp, err := c.roundTrip(ctx, r, 200)
+	if err != nil {
 		return nil, err
+	}
+	var out HeartbeatResponse
+	if err := decodeHeartbeatResponse(resp.Body, &out); err != nil {
+		return nil, fmt.Errorf("%s %s: decode answer: %w", r.Method, r.Path, err)
 	}
 	return &out, nil
 }
 
 func (c *Client) call(ctx context.Context, r *Request, want int, out any) error {
-	resp, err := c.t.RoundTrip(ctx, r)
+	resp, err := c.roundTrip(ctx, r, want)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
-	}
-	if resp.Status != want {
-		return responseError(resp)
+		return err
 	}
 	if out == nil {
 		return nil
@@ -146,6 +148,18 @@ func (c *Client) call(ctx context.Context, r *Request, want int, out any) error 
 		return fmt.Errorf("%s %s: decode answer: %w", r.Method, r.Path, err)
 	}
 	return nil
+}
+
+// roundTrip sends r and returns the answer when its status is want.
+func (c *Client) roundTrip(ctx context.Context, r *Request, want int) (*Response, error) {
+	resp, err := c.t.RoundTrip(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
+	}
+	if resp.Status != want {
+		return nil, responseError(resp)
+	}
+	return resp, nil
 }
 
 // Error is a protocol error answer: the status, the stable code and the
