@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/valyala/fastjson"
@@ -65,22 +66,9 @@ func decodeSimpleAnswer(v *fastjson.Value, out *HeartbeatResponse) bool {
 
 func knownAnswerKey(key []byte) bool {
 	for _, k := range [...]string{"deduped", "heartbeat_interval_s", "commands", "hmac_rotation"} {
-		if len(key) == len(k) && equalFoldASCII(key, k) {
+		if bytes.EqualFold(key, []byte(k)) {
 			return true
 		}
 	}
 	return false
-}
-
-func equalFoldASCII(b []byte, s string) bool {
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

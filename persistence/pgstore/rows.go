@@ -158,12 +158,18 @@ SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::times
 ON CONFLICT (device_id, bucket_start) DO NOTHING
 RETURNING device_id, bucket_start`
 
-// heartbeatArgs are the insert's parameters: the batch column-wise.
-func heartbeatArgs(writes []*persistence.HeartbeatWrite) []any {
+// batchColumns is a batch column-wise.
+func batchColumns(writes []*persistence.HeartbeatWrite) *columns {
 	c := newColumns(len(writes))
 	for _, x := range writes {
 		c.add(&x.Heartbeat)
 	}
+	return c
+}
+
+// heartbeatArgs are insertIfAbsentSQL's parameters.
+func heartbeatArgs(writes []*persistence.HeartbeatWrite) []any {
+	c := batchColumns(writes)
 	return []any{c.ids, c.bucketStarts, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed,
 		c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersionCode, c.foregroundPkg,
 		c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}
@@ -259,12 +265,9 @@ WITH r AS (
 )` + lastStatusInsert + `
 FROM (SELECT DISTINCT ON (device_id) * FROM r ORDER BY device_id, ts DESC) AS u` + lastStatusSet
 
-// storeArgs are storeHeartbeatsSQL's parameters: the batch column-wise.
+// storeArgs are storeHeartbeatsSQL's parameters.
 func storeArgs(writes []*persistence.HeartbeatWrite) []any {
-	c := newColumns(len(writes))
-	for _, x := range writes {
-		c.add(&x.Heartbeat)
-	}
+	c := batchColumns(writes)
 	return []any{c.ids, c.bucketStarts, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed,
 		c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion, c.agentVersionCode,
 		c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}

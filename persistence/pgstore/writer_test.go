@@ -65,6 +65,21 @@ func (e *writerEnv) write(dev uuid.UUID, ts time.Time, battery int16) *persisten
 	}
 }
 
+// writeBatch enqueues writes plus extra rows of new devices, so that a
+// batch can be pushed past PipelineMaxRows onto the COPY path, and returns
+// them all once finished.
+func (e *writerEnv) writeBatch(t *testing.T, extra int, writes ...*persistence.HeartbeatWrite) []*persistence.HeartbeatWrite {
+	t.Helper()
+	ts := writes[0].Heartbeat.TS
+	for range extra {
+		writes = append(writes, e.write(uuid.New(), ts, 13))
+	}
+	for _, w := range writes {
+		require.True(t, e.writer.Enqueue(w))
+	}
+	return e.done.wait(t, len(writes))
+}
+
 func (e *writerEnv) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
@@ -175,14 +190,7 @@ func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
 			sparse := &persistence.HeartbeatWrite{Notify: e.done, Heartbeat: persistence.Heartbeat{
 				DeviceID: uuid.New(), TS: now, ReceivedAt: now, Has: persistence.HasBattery, BatteryPct: 12,
 			}}
-			batch := []*persistence.HeartbeatWrite{full, sparse}
-			for range path.extra {
-				batch = append(batch, e.write(uuid.New(), now, 13))
-			}
-			for _, w := range batch {
-				require.True(t, e.writer.Enqueue(w))
-			}
-			for _, w := range e.done.wait(t, len(batch)) {
+			for _, w := range e.writeBatch(t, path.extra, full, sparse) {
 				require.NoError(t, w.Err)
 			}
 
@@ -236,21 +244,15 @@ func TestWriterSurvivesADuplicateOnEitherPath(t *testing.T) {
 			// the insert fails on the unique key, and the batch is retried if-absent.
 			dup := e.write(dev, now, 11)
 			fresh := e.write(other, now, 12)
-			batch := []*persistence.HeartbeatWrite{dup, fresh}
-			for range path.extra {
-				batch = append(batch, e.write(uuid.New(), now, 13))
-			}
-			for _, w := range batch {
-				require.True(t, e.writer.Enqueue(w))
-			}
-			for _, w := range e.done.wait(t, len(batch)) {
+			finished := e.writeBatch(t, path.extra, dup, fresh)
+			for _, w := range finished {
 				require.NoError(t, w.Err)
 				assert.Equal(t, w == dup, w.Duplicate)
 			}
 			assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, dev))
 			assert.Equal(t, 1, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, other))
-			assert.Equal(t, len(batch), e.count(t, `SELECT count(*) FROM heartbeats`))
-			assert.Equal(t, len(batch), e.count(t, `SELECT count(*) FROM device_last_status`))
+			assert.Equal(t, len(finished), e.count(t, `SELECT count(*) FROM heartbeats`))
+			assert.Equal(t, len(finished), e.count(t, `SELECT count(*) FROM device_last_status`))
 		})
 	}
 }
