@@ -220,7 +220,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		db         = fs.String("db", os.Getenv("DATABASE_URL"), "a PostgreSQL URL; the bench creates nexmdm_bench and nexmdm_bench_baseline beside it")
 		redisURL   = fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL; the bench uses keys under nexmdm-bench: only")
 		work       = fs.String("work", "bench/work", "tokens and server logs, kept between benches")
-		out        = fs.String("out", "bench/results", "where <date>.json and <date>.md go")
+		out        = fs.String("out", "bench/results", "where <date>.json and <date>.md go (<date>-a and on when a bench of the day wrote them)")
 		runs       = fs.Int("runs", 3, "runs per scenario and target")
 		scenarios  = fs.String("scenarios", strings.Join(bench.DefaultScenarios, ","), "scenarios to run, comma-separated")
 		scale      = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")

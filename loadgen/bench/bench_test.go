@@ -177,3 +177,21 @@ func TestRSSReadsProc(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, rss, int64(1<<20))
 }
+
+func TestASecondBenchOfTheDayKeepsTheFirstsResults(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	for i, want := range []string{"2026-12-06", "2026-12-06-a", "2026-12-06-b"} {
+		r := &Results{Date: strings.Repeat("x", i+1)} // tells the three apart
+		require.NoError(t, r.write(dir, day))
+		for _, ext := range []string{".md", ".json"} {
+			_, err := os.Stat(filepath.Join(dir, want+ext))
+			require.NoError(t, err, "bench %d writes %s%s", i+1, want, ext)
+		}
+	}
+	first, err := os.ReadFile(filepath.Join(dir, "2026-12-06.json"))
+	require.NoError(t, err)
+	var r Results
+	require.NoError(t, json.Unmarshal(first, &r))
+	assert.Equal(t, "x", r.Date, "the first bench's results are untouched")
+}

@@ -299,7 +299,10 @@ func (r *Results) write(dir string, now time.Time) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	base := filepath.Join(dir, now.UTC().Format("2006-01-02"))
+	base, err := freeBase(dir, now.UTC().Format("2006-01-02"))
+	if err != nil {
+		return err
+	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -308,4 +311,25 @@ func (r *Results) write(dir string, now time.Time) error {
 		return err
 	}
 	return os.WriteFile(base+".md", []byte(r.Markdown()), 0o644)
+}
+
+// freeBase is dir/day, or dir/day-a, -b and so on when a bench of that day
+// already wrote its results: a second bench never overwrites the first.
+func freeBase(dir, day string) (string, error) {
+	taken := func(base string) bool {
+		for _, ext := range []string{".md", ".json"} {
+			if _, err := os.Stat(base + ext); err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	base := filepath.Join(dir, day)
+	for suffix := 'a'; taken(base); suffix++ {
+		if suffix > 'z' {
+			return "", fmt.Errorf("results of %s: %s-a to -z are all taken", day, filepath.Join(dir, day))
+		}
+		base = filepath.Join(dir, day+"-"+string(suffix))
+	}
+	return base, nil
 }
