@@ -39,12 +39,6 @@ func newWorkerPool(max, queued, throughput int, done <-chan struct{}) *workerPoo
 // that the mailbox waits in the queue, and with the queue full it gets a
 // plain goroutine, as the default dispatcher would give it.
 func (p *workerPool) Schedule(fn func()) {
-	select {
-	case <-p.done:
-		go fn()
-		return
-	default:
-	}
 	if p.idle.Load() == 0 {
 		if p.workers.Add(1) <= p.max {
 			go p.run(fn)

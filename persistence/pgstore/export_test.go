@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// PipelineMaxRows is the largest batch the writer pipelines.
-const PipelineMaxRows = pipelineMaxRows
+// OneStatementMaxRows is the largest batch the writer stores in one statement.
+const OneStatementMaxRows = oneStatementMaxRows
 
 // Hooks for the external tests of the archiver.
 

@@ -147,11 +147,14 @@ func (c *columns) add(h *persistence.Heartbeat) {
 	c.queueDepth = append(c.queueDepth, pgtype.Int4{Int32: h.QueueDepth, Valid: has(persistence.HasQueueDepth)})
 }
 
-// insertIfAbsentSQL stores the rows whose buckets are new and returns them.
-const insertIfAbsentSQL = `
+// insertHeartbeats names heartbeats' columns in heartbeatColumns' order.
+const insertHeartbeats = `
 INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
 	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
-	foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
+	foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)`
+
+// insertIfAbsentSQL stores the rows whose buckets are new and returns them.
+const insertIfAbsentSQL = insertHeartbeats + `
 SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
 	$5::int2[], $6::bool[], $7::int4[], $8::int4[], $9::int8[], $10::text[], $11::text[],
 	$12::int2[], $13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])
@@ -254,10 +257,7 @@ WITH r AS (
 	AS r(device_id, bucket_start, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb,
 		uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
 		app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)
-), stored AS (
-	INSERT INTO heartbeats (device_id, bucket_start, ts, received_at, battery_pct, charging,
-		ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code,
-		foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
+), stored AS (` + insertHeartbeats + `
 	SELECT device_id, bucket_start, ts, received_at, battery_pct, charging, ram_used_mb,
 		ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version_code, foreground_pkg,
 		power_ok, doze_whitelisted, net_validated, queue_depth
@@ -273,11 +273,11 @@ func storeArgs(writes []*persistence.HeartbeatWrite) []any {
 		c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}
 }
 
-// queueUpsertLastStatus adds the write of each device's newest stored
-// heartbeat of the batch into device_last_status; an older one (a replayed
-// backlog) never replaces a newer one. Rows go in device order so that two
-// concurrent committers lock them in the same order and cannot deadlock.
-func queueUpsertLastStatus(b *pgx.Batch, writes []*persistence.HeartbeatWrite) {
+// upsertLastStatus writes each device's newest stored heartbeat of the batch
+// into device_last_status; an older one (a replayed backlog) never replaces
+// a newer one. Rows go in device order so that two concurrent committers
+// lock them in the same order and cannot deadlock.
+func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.HeartbeatWrite) error {
 	newest := make([]*persistence.Heartbeat, 0, len(writes))
 	for _, x := range writes {
 		if !x.Duplicate {
@@ -285,7 +285,7 @@ func queueUpsertLastStatus(b *pgx.Batch, writes []*persistence.HeartbeatWrite) {
 		}
 	}
 	if len(newest) == 0 {
-		return
+		return nil
 	}
 	slices.SortFunc(newest, func(a, b *persistence.Heartbeat) int {
 		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
@@ -300,8 +300,9 @@ func queueUpsertLastStatus(b *pgx.Batch, writes []*persistence.HeartbeatWrite) {
 		}
 		c.add(h)
 	}
-	b.Queue(upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
+	_, err := tx.Exec(ctx, upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
 		c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion,
 		c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted,
 		c.netValidated, c.queueDepth)
+	return err
 }

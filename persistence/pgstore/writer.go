@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -330,11 +329,11 @@ func (w *Writer) ensurePartitions(ctx context.Context, writes []*persistence.Hea
 	return nil
 }
 
-// pipelineMaxRows is the largest batch sent as one statement in one round
-// trip; larger ones go through COPY, which costs PostgreSQL less per row but
+// oneStatementMaxRows is the largest batch sent as one statement in one
+// round trip; larger ones go through COPY, which costs PostgreSQL less per row but
 // takes four round trips (BEGIN, COPY, upsert, COMMIT). At 2,000 devices a
 // second batches hold a few rows and the round trips are most of a commit.
-const pipelineMaxRows = 64
+const oneStatementMaxRows = 64
 
 // commitOnce stores a batch in one transaction. A small batch whose buckets
 // are all new (the usual case) is one statement, so one round trip in its
@@ -346,7 +345,7 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 		x.Duplicate = false
 		anyIfAbsent = anyIfAbsent || x.IfAbsent
 	}
-	if !anyIfAbsent && len(writes) <= pipelineMaxRows {
+	if !anyIfAbsent && len(writes) <= oneStatementMaxRows {
 		_, err := w.pool.Exec(ctx, storeHeartbeatsSQL, storeArgs(writes)...)
 		return err
 	}
@@ -364,9 +363,7 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 	if err != nil {
 		return err
 	}
-	b := &pgx.Batch{}
-	queueUpsertLastStatus(b, writes)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := upsertLastStatus(ctx, tx, writes); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

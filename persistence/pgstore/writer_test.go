@@ -173,7 +173,7 @@ func TestWriterInsertIfAbsentReportsStoredBuckets(t *testing.T) {
 var writePaths = []struct {
 	name  string
 	extra int // rows of other devices added to the batch
-}{{"pipelined", 0}, {"COPY", pgstore.PipelineMaxRows}}
+}{{"one statement", 0}, {"COPY", pgstore.OneStatementMaxRows}}
 
 func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
 	for _, path := range writePaths {
