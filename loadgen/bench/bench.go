@@ -168,17 +168,28 @@ func (b *bench) plan() ([]loadgen.Scenario, error) {
 	return out, nil
 }
 
-// enroll registers the largest fleet the plan needs with NexMDM, or reuses
-// the tokens of an earlier bench if the server still knows them.
-func (b *bench) enroll(ctx context.Context, plan []loadgen.Scenario) error {
+// enrolledFleet is how many devices the plan needs: its largest scenario,
+// the soak, and, beside the fleet, the bulk command's targets, which must
+// not be the fleet's own devices.
+func enrolledFleet(plan []loadgen.Scenario, cfg Config) int {
 	n := 0
 	for _, sc := range plan {
 		n = max(n, sc.Devices)
+		if sc.Name == "fleet" && cfg.BulkTargets > 0 {
+			n = max(n, sc.Devices+cfg.BulkTargets)
+		}
 	}
-	if b.cfg.Soak > 0 {
+	if cfg.Soak > 0 {
 		soak, _ := loadgen.Lookup("soak")
-		n = max(n, int(float64(soak.Devices)*b.cfg.Scale))
+		n = max(n, int(float64(soak.Devices)*cfg.Scale))
 	}
+	return n
+}
+
+// enroll registers the largest fleet the plan needs with NexMDM, or reuses
+// the tokens of an earlier bench if the server still knows them.
+func (b *bench) enroll(ctx context.Context, plan []loadgen.Scenario) error {
+	n := enrolledFleet(plan, b.cfg)
 	srv, err := b.startNexmdm(ctx)
 	if err != nil {
 		return err

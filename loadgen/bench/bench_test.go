@@ -142,6 +142,18 @@ func TestRatiosAreMediansOfPerRunRatios(t *testing.T) {
 	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
 }
 
+// The bulk command goes to devices beside the fleet's own, so a bench of
+// the fleet alone enrolls them too; a larger scenario already holds them.
+func TestTheBulkCommandsTargetsAreEnrolledBesideTheFleet(t *testing.T) {
+	fleet, _ := loadgen.Lookup("fleet")
+	stress, _ := loadgen.Lookup("stress")
+	cfg := Config{Scale: 1, BulkTargets: 10_000}
+	assert.Equal(t, 12_000, enrolledFleet([]loadgen.Scenario{fleet}, cfg))
+	assert.Equal(t, 100_000, enrolledFleet([]loadgen.Scenario{fleet, stress}, cfg))
+	cfg.BulkTargets = 0
+	assert.Equal(t, 2_000, enrolledFleet([]loadgen.Scenario{fleet}, cfg))
+}
+
 // The checks carry the targets and fail when they are missed.
 func TestChecksFailWhenATargetIsMissed(t *testing.T) {
 	r := &Results{Scenarios: []*ScenarioResult{{
