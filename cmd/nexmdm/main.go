@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -44,6 +45,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	switch args[0] {
 	case "serve":
+		tuneGC(getenv)
 		if err := serve(ctx, cfg, log, stdout); err != nil {
 			log.Error().Str("event", "server.exit").Err(err).Msg("server failed")
 			return 1
@@ -65,6 +67,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	return 0
+}
+
+// defaultGCPercent is the server's GC target when GOGC is not set. The
+// fleet's state is long-lived, about 1.7 KB a device, and Go's default of
+// 100 lets the heap grow to twice that between collections. At 100,000
+// devices under stress, 70 took RSS from about 420 MB to 370 MB with no
+// loss of throughput that five runs side by side could tell apart.
+const defaultGCPercent = 70
+
+// tuneGC applies defaultGCPercent unless the operator set GOGC, which the
+// Go runtime has already applied.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 const usage = `usage: nexmdm <command>
