@@ -2,8 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +41,15 @@ type AlertRecord struct {
 const alertColumns = `id, device_id, rule, severity, details, notified, fired_at, resolved_at, acknowledged_at,
 	acknowledged_by, remediation_attempts, last_remediation_at, remediated`
 
+// qualifiedAlertColumns are alertColumns of the table aliased a.
+var qualifiedAlertColumns = func() string {
+	cols := strings.Split(alertColumns, ",")
+	for i, c := range cols {
+		cols[i] = "a." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
 func scanAlert(row pgx.Row) (AlertRecord, error) {
 	var a AlertRecord
 	err := row.Scan(&a.ID, &a.DeviceID, &a.Rule, &a.Severity, &a.Details, &a.Notified, &a.FiredAt, &a.ResolvedAt,
@@ -64,39 +75,93 @@ type AlertChange struct {
 // Apply stores changes in one transaction and returns the rows they made
 // or closed. A firing whose device already has the rule open, or a
 // resolution with nothing open, changes nothing and returns nothing.
+//
+// Changes go in runs of firings and runs of resolutions, each run as a few
+// set-based statements: a site back from an outage resolves 100,000
+// offline alerts in one flush, which as a statement each took the server's
+// memory and the database's time from ingest. Runs keep their order, so a
+// rule that fires and resolves within one batch ends resolved.
 func (s *Alerts) Apply(ctx context.Context, changes []AlertChange) ([]AlertRecord, error) {
 	var out []AlertRecord
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, c := range changes {
-			if c.Fired {
-				b.Queue(`INSERT INTO alerts (id, device_id, rule, severity, details, notified, fired_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING `+alertColumns,
-					c.ID, c.DeviceID, c.Rule, c.Severity, c.Details, c.Notified, c.At)
-				continue
+		for rest := changes; len(rest) > 0; {
+			n := 1
+			for n < len(rest) && n < alertChunk && rest[n].Fired == rest[0].Fired {
+				n++
 			}
-			b.Queue(`UPDATE alerts SET resolved_at = $3,
-					remediated = CASE WHEN remediation_attempts > 0 THEN true ELSE remediated END
-				WHERE device_id = $1 AND rule = $2 AND resolved_at IS NULL RETURNING `+alertColumns, c.DeviceID, c.Rule, c.At)
-		}
-		res := tx.SendBatch(ctx, b)
-		defer res.Close()
-		for range changes {
-			a, err := scanAlert(res.QueryRow())
-			switch {
-			case errors.Is(err, persistence.ErrNotFound):
-			case err != nil:
+			var err error
+			if rest[0].Fired {
+				out, err = fireAlerts(ctx, tx, rest[:n], out)
+			} else {
+				out, err = resolveAlerts(ctx, tx, rest[:n], out)
+			}
+			if err != nil {
 				return err
-			default:
-				out = append(out, a)
 			}
+			rest = rest[n:]
 		}
-		return res.Close()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply alert changes: %w", err)
 	}
 	return out, nil
+}
+
+// alertChunk bounds the changes of one statement.
+const alertChunk = 5000
+
+// fireAlerts inserts firings; one whose device has the rule open already,
+// in the table or earlier in the run, inserts nothing.
+func fireAlerts(ctx context.Context, tx pgx.Tx, run []AlertChange, out []AlertRecord) ([]AlertRecord, error) {
+	ids, devices := make([]uuid.UUID, len(run)), make([]*uuid.UUID, len(run))
+	rules, severities, details := make([]string, len(run)), make([]string, len(run)), make([]string, len(run))
+	notified, at := make([]bool, len(run)), make([]time.Time, len(run))
+	for i, c := range run {
+		d := []byte("{}")
+		if c.Details != nil {
+			var err error
+			if d, err = json.Marshal(c.Details); err != nil {
+				return nil, fmt.Errorf("alert details: %w", err)
+			}
+		}
+		ids[i], devices[i], rules[i], severities[i], details[i], notified[i], at[i] =
+			c.ID, c.DeviceID, c.Rule, c.Severity, string(d), c.Notified, c.At
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO alerts (id, device_id, rule, severity, details, notified, fired_at)
+		SELECT id, device_id, rule, severity, details::jsonb, notified, fired_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[])
+			AS u(id, device_id, rule, severity, details, notified, fired_at)
+		ON CONFLICT DO NOTHING RETURNING `+alertColumns,
+		ids, devices, rules, severities, details, notified, at)
+	if err != nil {
+		return nil, err
+	}
+	return appendAlerts(out, rows)
+}
+
+// resolveAlerts closes each device's open alert of the rule; the first
+// resolution of a pair in the run is the one that closes it.
+func resolveAlerts(ctx context.Context, tx pgx.Tx, run []AlertChange, out []AlertRecord) ([]AlertRecord, error) {
+	devices, rules, at := make([]*uuid.UUID, len(run)), make([]string, len(run)), make([]time.Time, len(run))
+	for i, c := range run {
+		devices[i], rules[i], at[i] = c.DeviceID, c.Rule, c.At
+	}
+	rows, err := tx.Query(ctx, `UPDATE alerts AS a SET resolved_at = u.at,
+			remediated = CASE WHEN a.remediation_attempts > 0 THEN true ELSE a.remediated END
+		FROM (SELECT DISTINCT ON (device_id, rule) device_id, rule, at
+			FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(device_id, rule, at, n)
+			ORDER BY device_id, rule, n) AS u
+		WHERE a.device_id = u.device_id AND a.rule = u.rule AND a.resolved_at IS NULL
+		RETURNING `+qualifiedAlertColumns, devices, rules, at)
+	if err != nil {
+		return nil, err
+	}
+	return appendAlerts(out, rows)
+}
+
+func appendAlerts(out []AlertRecord, rows pgx.Rows) ([]AlertRecord, error) {
+	return pgx.AppendRows(out, rows, func(r pgx.CollectableRow) (AlertRecord, error) { return scanAlert(r) })
 }
 
 // AlertQuery filters and pages GET /admin/alerts.
