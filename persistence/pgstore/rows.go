@@ -300,9 +300,8 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 		}
 		c.add(h)
 	}
-	_, err := tx.Exec(ctx, upsertLastStatusSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
-		c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion,
-		c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK, c.dozeWhitelisted,
-		c.netValidated, c.queueDepth)
-	return err
+	return execPrepared(ctx, tx.Conn(), "nexmdm_upsert_last_status", upsertLastStatusSQL,
+		c.ids, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed, c.ramTotal, c.uptime, c.netType,
+		c.ssid, c.signal, c.agentVersion, c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK,
+		c.dozeWhitelisted, c.netValidated, c.queueDepth)
 }

@@ -346,8 +346,9 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 		anyIfAbsent = anyIfAbsent || x.IfAbsent
 	}
 	if !anyIfAbsent && len(writes) <= oneStatementMaxRows {
-		_, err := w.pool.Exec(ctx, storeHeartbeatsSQL, storeArgs(writes)...)
-		return err
+		return w.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+			return execPrepared(ctx, c.Conn(), "nexmdm_store_heartbeats", storeHeartbeatsSQL, storeArgs(writes)...)
+		})
 	}
 
 	tx, err := w.pool.Begin(ctx)
