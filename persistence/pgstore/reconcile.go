@@ -202,7 +202,8 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 		}
 		// Device order, as the writer's upsert, so that the two never deadlock.
 		slices.SortFunc(keep, func(a, b *persistence.Heartbeat) int { return bytes.Compare(a.DeviceID[:], b.DeviceID[:]) })
-		c := newColumns(len(keep))
+		c := newColumns()
+		defer c.release()
 		for _, h := range keep {
 			cp := *h
 			cp.Has &^= persistence.HasAppLastForeground

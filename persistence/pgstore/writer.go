@@ -346,8 +346,10 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 		anyIfAbsent = anyIfAbsent || x.IfAbsent
 	}
 	if !anyIfAbsent && len(writes) <= oneStatementMaxRows {
+		cols := batchColumns(writes)
+		defer cols.release()
 		return w.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
-			return execPrepared(ctx, c.Conn(), "nexmdm_store_heartbeats", storeHeartbeatsSQL, storeArgs(writes)...)
+			return execPrepared(ctx, c.Conn(), "nexmdm_store_heartbeats", storeHeartbeatsSQL, cols.storeArgs()...)
 		})
 	}
 
