@@ -174,10 +174,11 @@ func (b *bench) plan() ([]loadgen.Scenario, error) {
 func enrolledFleet(plan []loadgen.Scenario, cfg Config) int {
 	n := 0
 	for _, sc := range plan {
-		n = max(n, sc.Devices)
-		if sc.Name == "fleet" && cfg.BulkTargets > 0 {
-			n = max(n, sc.Devices+cfg.BulkTargets)
+		need := sc.Devices
+		if sc.Name == "fleet" {
+			need += max(cfg.BulkTargets, 0)
 		}
+		n = max(n, need)
 	}
 	if cfg.Soak > 0 {
 		soak, _ := loadgen.Lookup("soak")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,15 +39,6 @@ type AlertRecord struct {
 
 const alertColumns = `id, device_id, rule, severity, details, notified, fired_at, resolved_at, acknowledged_at,
 	acknowledged_by, remediation_attempts, last_remediation_at, remediated`
-
-// qualifiedAlertColumns are alertColumns of the table aliased a.
-var qualifiedAlertColumns = func() string {
-	cols := strings.Split(alertColumns, ",")
-	for i, c := range cols {
-		cols[i] = "a." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
-}()
 
 func scanAlert(row pgx.Row) (AlertRecord, error) {
 	var a AlertRecord
@@ -147,13 +137,13 @@ func resolveAlerts(ctx context.Context, tx pgx.Tx, run []AlertChange, out []Aler
 	for i, c := range run {
 		devices[i], rules[i], at[i] = c.DeviceID, c.Rule, c.At
 	}
-	rows, err := tx.Query(ctx, `UPDATE alerts AS a SET resolved_at = u.at,
-			remediated = CASE WHEN a.remediation_attempts > 0 THEN true ELSE a.remediated END
-		FROM (SELECT DISTINCT ON (device_id, rule) device_id, rule, at
-			FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(device_id, rule, at, n)
-			ORDER BY device_id, rule, n) AS u
-		WHERE a.device_id = u.device_id AND a.rule = u.rule AND a.resolved_at IS NULL
-		RETURNING `+qualifiedAlertColumns, devices, rules, at)
+	rows, err := tx.Query(ctx, `UPDATE alerts SET resolved_at = u.at,
+			remediated = CASE WHEN remediation_attempts > 0 THEN true ELSE remediated END
+		FROM (SELECT DISTINCT ON (device, rule_name) device, rule_name, at
+			FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(device, rule_name, at, n)
+			ORDER BY device, rule_name, n) AS u
+		WHERE device_id = u.device AND rule = u.rule_name AND resolved_at IS NULL
+		RETURNING `+alertColumns, devices, rules, at)
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func TestAnOutagesWorthOfAlertChangesAppliesInOneCall(t *testing.T) {
 	require.Len(t, rows, n)
 	for _, r := range rows {
 		require.NotNil(t, r.ResolvedAt)
-		assert.Equal(t, float64(1), float64(len(r.Details)), "a resolution returns the alert with its details")
+		assert.Len(t, r.Details, 1, "a resolution returns the alert with its details")
 	}
 	var open int
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM alerts WHERE resolved_at IS NULL`).Scan(&open))

@@ -247,6 +247,13 @@ FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::bo
 	uptime_s, net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg,
 	app_last_foreground, power_ok, doze_whitelisted, net_validated, queue_depth)` + lastStatusSet
 
+// lastStatusArgs are upsertLastStatusSQL's parameters.
+func (c *columns) lastStatusArgs() []any {
+	return []any{c.ids, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed, c.ramTotal, c.uptime,
+		c.netType, c.ssid, c.signal, c.agentVersion, c.agentVersionCode, c.foregroundPkg, c.appLastFg,
+		c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth}
+}
+
 // storeHeartbeatsSQL is a batch of new buckets in one statement: the rows
 // into heartbeats, and each device's newest into device_last_status. One
 // statement is one set of parameters to encode and send, where an insert
@@ -305,8 +312,5 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 		}
 		c.add(h)
 	}
-	return execPrepared(ctx, tx.Conn(), "nexmdm_upsert_last_status", upsertLastStatusSQL,
-		c.ids, c.ts, c.receivedAt, c.battery, c.charging, c.ramUsed, c.ramTotal, c.uptime, c.netType,
-		c.ssid, c.signal, c.agentVersion, c.agentVersionCode, c.foregroundPkg, c.appLastFg, c.powerOK,
-		c.dozeWhitelisted, c.netValidated, c.queueDepth)
+	return execPrepared(ctx, tx.Conn(), "nexmdm_upsert_last_status", upsertLastStatusSQL, c.lastStatusArgs()...)
 }

@@ -66,7 +66,7 @@ func (e *writerEnv) write(dev uuid.UUID, ts time.Time, battery int16) *persisten
 }
 
 // writeBatch enqueues writes plus extra rows of new devices, so that a
-// batch can be pushed past PipelineMaxRows onto the COPY path, and returns
+// batch can be pushed past OneStatementMaxRows onto the COPY path, and returns
 // them all once finished.
 func (e *writerEnv) writeBatch(t *testing.T, extra int, writes ...*persistence.HeartbeatWrite) []*persistence.HeartbeatWrite {
 	t.Helper()
