@@ -6,6 +6,7 @@ package snapstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -86,7 +87,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer, log z
 	return s
 }
 
-func (s *Store) key(id uuid.UUID) string { return s.prefix + "dev:" + id.String() }
+func (s *Store) key(id uuid.UUID) string { return string(s.appendKey(nil, id)) }
 
 // Put records a device's newest snapshot; it never blocks on Redis.
 func (s *Store) Put(id uuid.UUID, data []byte) {
@@ -274,21 +275,45 @@ func (s *Store) Flush(ctx context.Context) error {
 	return nil
 }
 
+// write sets the batch's keys with MSET, Batch keys a command. Against a
+// pipeline of SETs this spares a command object, an argument slice and two
+// key strings per device, and Redis a reply per key: the flush was an
+// eighth of what the server allocated under stress.
 func (s *Store) write(ctx context.Context, batch map[uuid.UUID][]byte) error {
-	pipe := s.rdb.Pipeline()
-	n := 0
+	keyLen := len(s.prefix) + len("dev:") + 36
+	chunk := min(len(batch), s.batch)
+	args := make([]any, 0, 2*chunk)
+	keys := make([]byte, 0, chunk*keyLen) // never regrown: args point into it
 	for id, b := range batch {
-		pipe.Set(ctx, s.key(id), b, 0)
-		if n++; n == s.batch {
-			if _, err := pipe.Exec(ctx); err != nil {
+		start := len(keys)
+		keys = s.appendKey(keys, id)
+		args = append(args, keys[start:], b)
+		if len(args) == cap(args) {
+			if err := s.rdb.MSet(ctx, args...).Err(); err != nil {
 				return err
 			}
-			n = 0
+			args, keys = args[:0], keys[:0] // MSet is done with them
 		}
 	}
-	if n > 0 {
-		_, err := pipe.Exec(ctx)
-		return err
+	if len(args) > 0 {
+		return s.rdb.MSet(ctx, args...).Err()
 	}
 	return nil
+}
+
+// appendKey appends id's key to dst.
+func (s *Store) appendKey(dst []byte, id uuid.UUID) []byte {
+	dst = append(dst, s.prefix...)
+	dst = append(dst, "dev:"...)
+	var hexID [36]byte
+	hex.Encode(hexID[:8], id[:4])
+	hexID[8] = '-'
+	hex.Encode(hexID[9:13], id[4:6])
+	hexID[13] = '-'
+	hex.Encode(hexID[14:18], id[6:8])
+	hexID[18] = '-'
+	hex.Encode(hexID[19:23], id[8:10])
+	hexID[23] = '-'
+	hex.Encode(hexID[24:], id[10:])
+	return append(dst, hexID[:]...)
 }
