@@ -65,7 +65,7 @@ func (f *fixture) beat(t *testing.T, id uuid.UUID, secret string, battery int16,
 		raw, err := json.Marshal(fg)
 		require.NoError(t, err)
 		req.Write.Heartbeat.Has |= persistence.HasAppLastForeground
-		req.Write.Heartbeat.AppLastForeground = raw
+		req.Write.Heartbeat.AppLastForeground = string(raw)
 	}
 	req.Digest, req.Secret = f.digest(secret), secret
 	require.NoError(t, f.dir.Heartbeat(req))

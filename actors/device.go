@@ -176,7 +176,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 	a.rotateKey(req)
 	if !h.TS.Before(a.st.live.TS) {
 		a.st.live = *h
-		a.st.live.AppLastForeground = nil
+		a.st.live.AppLastForeground = ""
 		a.dirty = true
 	}
 	a.evaluateAlerts(now)

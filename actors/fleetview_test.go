@@ -184,7 +184,7 @@ func TestServiceIsDownWhenItsPackageLeftTheForegroundLongerThanTheThreshold(t *t
 	seenAt := f.clock.Now().Add(-2 * time.Minute)
 	h := persistence.Heartbeat{
 		Has:               persistence.HasAppLastForeground,
-		AppLastForeground: fmt.Appendf(nil, `{"com.android.settings": 1, "com.unity.kiosk": %d}`, seenAt.UnixMilli()),
+		AppLastForeground: fmt.Sprintf(`{"com.android.settings": 1, "com.unity.kiosk": %d}`, seenAt.UnixMilli()),
 	}
 	require.Equal(t, actors.Stored, f.report(t, id, secret, h).Outcome)
 	assert.False(t, down(), "in the foreground two minutes ago")

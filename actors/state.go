@@ -159,7 +159,7 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 		st.monitoredLastFG = max(st.monitoredLastFG, lastForeground(rec.Last, rec.Monitoring.Package))
 		if rec.Last.TS.After(st.live.TS) {
 			st.live = *rec.Last
-			st.live.AppLastForeground = nil
+			st.live.AppLastForeground = ""
 		}
 		if n := unixNano(rec.Last.ReceivedAt); n > st.lastSeen {
 			st.lastSeen = n
@@ -353,7 +353,7 @@ func lastForeground(h *persistence.Heartbeat, pkg string) int64 {
 	}
 	if h.Has&persistence.HasAppLastForeground != 0 && len(h.AppLastForeground) > 0 {
 		p := foregroundParsers.Get()
-		if v, err := p.ParseBytes(h.AppLastForeground); err == nil {
+		if v, err := p.Parse(h.AppLastForeground); err == nil {
 			at = max(at, v.GetInt64(pkg))
 		}
 		foregroundParsers.Put(p)

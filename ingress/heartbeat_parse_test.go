@@ -101,3 +101,13 @@ func BenchmarkParseHeartbeat(b *testing.B) {
 		}
 	}
 }
+
+func TestParsedHeartbeatsKeepTheirOwnAppLastForeground(t *testing.T) {
+	ts := `"ts":"2026-11-23T10:00:05Z"`
+	var first, second persistence.Heartbeat
+	require.Nil(t, parseHeartbeat([]byte(`{`+ts+`,"app_last_foreground":{"com.example.first":1}}`), &first, new(string)))
+	require.Nil(t, parseHeartbeat([]byte(`{`+ts+`,"app_last_foreground":{"b":2}}`), &second, new(string)))
+	assert.JSONEq(t, `{"com.example.first":1}`, string(first.AppLastForeground),
+		"the rows of a batch hold each heartbeat's object until their commit")
+	assert.JSONEq(t, `{"b":2}`, string(second.AppLastForeground))
+}

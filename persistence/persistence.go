@@ -63,7 +63,7 @@ type Heartbeat struct {
 	AgentVersion      string
 	AgentVersionCode  int32
 	ForegroundPkg     string
-	AppLastForeground []byte // JSON object: package -> unix ms, as sent
+	AppLastForeground string // JSON object: package -> unix ms, as sent
 	PowerOK           bool
 	DozeWhitelisted   bool
 	NetValidated      bool

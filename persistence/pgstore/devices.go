@@ -197,7 +197,7 @@ func scanDeviceRecord(rows pgx.Rows) (*persistence.DeviceRecord, error) {
 	h.RAMUsedMB, h.RAMTotalMB, h.UptimeS = ramUsed.Int32, ramTotal.Int32, uptime.Int64
 	h.NetType, h.SSID, h.SignalDBm = netType.String, ssid.String, signal.Int16
 	h.AgentVersion, h.AgentVersionCode = agent.String, agentCode.Int32
-	h.ForegroundPkg, h.AppLastForeground = fgPkg.String, appFg
+	h.ForegroundPkg, h.AppLastForeground = fgPkg.String, string(appFg)
 	h.PowerOK, h.DozeWhitelisted, h.NetValidated = powerOK.Bool, doze.Bool, netValid.Bool
 	h.QueueDepth = queue.Int32
 	set(persistence.HasBattery, battery.Valid)

@@ -144,7 +144,7 @@ func (c *columns) add(h *persistence.Heartbeat) {
 	c.agentVersion = append(c.agentVersion, pgtype.Text{String: h.AgentVersion, Valid: has(persistence.HasAgentVersion)})
 	c.agentVersionCode = append(c.agentVersionCode, pgtype.Int4{Int32: h.AgentVersionCode, Valid: has(persistence.HasAgentVersionCode)})
 	c.foregroundPkg = append(c.foregroundPkg, pgtype.Text{String: h.ForegroundPkg, Valid: has(persistence.HasForegroundPkg)})
-	c.appLastFg = append(c.appLastFg, pgtype.Text{String: string(h.AppLastForeground), Valid: has(persistence.HasAppLastForeground)})
+	c.appLastFg = append(c.appLastFg, pgtype.Text{String: h.AppLastForeground, Valid: has(persistence.HasAppLastForeground)})
 	c.powerOK = append(c.powerOK, pgtype.Bool{Bool: h.PowerOK, Valid: has(persistence.HasPowerOK)})
 	c.dozeWhitelisted = append(c.dozeWhitelisted, pgtype.Bool{Bool: h.DozeWhitelisted, Valid: has(persistence.HasDozeWhitelisted)})
 	c.netValidated = append(c.netValidated, pgtype.Bool{Bool: h.NetValidated, Valid: has(persistence.HasNetValidated)})

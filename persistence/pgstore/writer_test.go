@@ -184,7 +184,7 @@ func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
 				DeviceID: uuid.New(), TS: now, ReceivedAt: now.Add(time.Second), Has: ^persistence.Fields(0),
 				BatteryPct: 77, Charging: true, RAMUsedMB: 1500, RAMTotalMB: 4096, UptimeS: 86400,
 				NetType: "wifi", SSID: "depot-5", SignalDBm: -61, AgentVersion: "1.4.2", AgentVersionCode: 142,
-				ForegroundPkg: "com.acme.pos", AppLastForeground: []byte(`{"com.acme.pos": 1700000000000}`),
+				ForegroundPkg: "com.acme.pos", AppLastForeground: `{"com.acme.pos": 1700000000000}`,
 				PowerOK: true, DozeWhitelisted: true, NetValidated: true, QueueDepth: 3,
 			}}
 			sparse := &persistence.HeartbeatWrite{Notify: e.done, Heartbeat: persistence.Heartbeat{
