@@ -77,7 +77,7 @@ type HeartbeatWrite struct {
 	Heartbeat Heartbeat
 	// IfAbsent is set when the caller cannot rule out that this device's
 	// bucket is already stored; such rows are inserted with ON CONFLICT DO
-	// NOTHING instead of COPY, and Duplicate reports a conflict.
+	// NOTHING, and Duplicate reports a conflict.
 	IfAbsent bool
 	Notify   WriteNotifier
 

@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// OneStatementMaxRows is the largest batch the writer stores in one statement.
-const OneStatementMaxRows = oneStatementMaxRows
-
 // Hooks for the external tests of the archiver.
 
 // RetentionLock names the advisory lock retention and restores hold.

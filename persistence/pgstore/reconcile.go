@@ -161,9 +161,10 @@ const lastStatusFromLiveSQL = `
 INSERT INTO device_last_status AS s (device_id, ts, received_at, battery_pct, charging,
 	ram_used_mb, ram_total_mb, uptime_s, net_type, ssid, signal_dbm, agent_version,
 	agent_version_code, foreground_pkg, power_ok, doze_whitelisted, net_validated, queue_depth)
-SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int2[], $5::bool[],
-	$6::int4[], $7::int4[], $8::int8[], $9::text[], $10::text[], $11::int2[], $12::text[],
-	$13::int4[], $14::text[], $15::bool[], $16::bool[], $17::bool[], $18::int4[])
+SELECT device_id, ts, received_at, battery_pct, charging, ram_used_mb, ram_total_mb, uptime_s,
+	net_type, ssid, signal_dbm, agent_version, agent_version_code, foreground_pkg, power_ok,
+	doze_whitelisted, net_validated, queue_depth
+FROM unnest($1::heartbeat_row[])
 ON CONFLICT (device_id) DO UPDATE SET
 	ts = EXCLUDED.ts, received_at = EXCLUDED.received_at, battery_pct = EXCLUDED.battery_pct,
 	charging = EXCLUDED.charging, ram_used_mb = EXCLUDED.ram_used_mb,
@@ -202,21 +203,11 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 		}
 		// Device order, as the writer's upsert, so that the two never deadlock.
 		slices.SortFunc(keep, func(a, b *persistence.Heartbeat) int { return bytes.Compare(a.DeviceID[:], b.DeviceID[:]) })
-		c := newColumns()
-		defer c.release()
-		for _, h := range keep {
-			cp := *h
-			cp.Has &^= persistence.HasAppLastForeground
-			c.add(&cp)
-		}
-		rows, err := tx.Query(ctx, lastStatusFromLiveSQL, c.ids, c.ts, c.receivedAt, c.battery, c.charging,
-			c.ramUsed, c.ramTotal, c.uptime, c.netType, c.ssid, c.signal, c.agentVersion,
-			c.agentVersionCode, c.foregroundPkg, c.powerOK, c.dozeWhitelisted, c.netValidated, c.queueDepth)
-		if err != nil {
+		return execRows(ctx, tx.Conn(), "nexmdm_last_status_from_live", lastStatusFromLiveSQL, keep, func(cols [][]byte) error {
+			id, err := decodeUUID(cols[0])
+			repaired = append(repaired, id)
 			return err
-		}
-		repaired, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("repair last status from actors: %w", err)

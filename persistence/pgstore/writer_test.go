@@ -65,16 +65,12 @@ func (e *writerEnv) write(dev uuid.UUID, ts time.Time, battery int16) *persisten
 	}
 }
 
-// writeBatch enqueues writes plus extra rows of new devices, so that a
-// batch can be pushed past OneStatementMaxRows onto the COPY path, and returns
-// them all once finished.
-func (e *writerEnv) writeBatch(t *testing.T, extra int, writes ...*persistence.HeartbeatWrite) []*persistence.HeartbeatWrite {
+// writeBatch enqueues writes, on the insert-if-absent path if ifAbsent,
+// and returns them once finished.
+func (e *writerEnv) writeBatch(t *testing.T, ifAbsent bool, writes ...*persistence.HeartbeatWrite) []*persistence.HeartbeatWrite {
 	t.Helper()
-	ts := writes[0].Heartbeat.TS
-	for range extra {
-		writes = append(writes, e.write(uuid.New(), ts, 13))
-	}
 	for _, w := range writes {
+		w.IfAbsent = ifAbsent
 		require.True(t, e.writer.Enqueue(w))
 	}
 	return e.done.wait(t, len(writes))
@@ -167,13 +163,14 @@ func TestWriterInsertIfAbsentReportsStoredBuckets(t *testing.T) {
 	assert.Equal(t, 2, e.count(t, `SELECT count(*) FROM heartbeats WHERE device_id = $1`, dev))
 }
 
-// writePaths are the two ways a batch of new buckets is stored: a few rows
-// go as one pipelined round trip, many through COPY. A linger lets the
-// committer gather every row the test enqueues into one batch.
+// writePaths are the two ways a batch is stored: new buckets in one
+// statement, and buckets that may be stored already by an insert that
+// reports them, then an upsert. A linger lets the committer gather every
+// row the test enqueues into one batch.
 var writePaths = []struct {
-	name  string
-	extra int // rows of other devices added to the batch
-}{{"one statement", 0}, {"COPY", pgstore.OneStatementMaxRows}}
+	name     string
+	ifAbsent bool
+}{{"one statement", false}, {"insert if absent", true}}
 
 func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
 	for _, path := range writePaths {
@@ -190,7 +187,7 @@ func TestWriterStoresEveryFieldAndNullsTheAbsentOnesOnEitherPath(t *testing.T) {
 			sparse := &persistence.HeartbeatWrite{Notify: e.done, Heartbeat: persistence.Heartbeat{
 				DeviceID: uuid.New(), TS: now, ReceivedAt: now, Has: persistence.HasBattery, BatteryPct: 12,
 			}}
-			for _, w := range e.writeBatch(t, path.extra, full, sparse) {
+			for _, w := range e.writeBatch(t, path.ifAbsent, full, sparse) {
 				require.NoError(t, w.Err)
 			}
 
@@ -244,7 +241,7 @@ func TestWriterSurvivesADuplicateOnEitherPath(t *testing.T) {
 			// the insert fails on the unique key, and the batch is retried if-absent.
 			dup := e.write(dev, now, 11)
 			fresh := e.write(other, now, 12)
-			finished := e.writeBatch(t, path.extra, dup, fresh)
+			finished := e.writeBatch(t, path.ifAbsent, dup, fresh)
 			for _, w := range finished {
 				require.NoError(t, w.Err)
 				assert.Equal(t, w == dup, w.Duplicate)
@@ -264,11 +261,7 @@ func TestWriterFailsEveryRowOfAFailedCommitOnEitherPath(t *testing.T) {
 			_, err := e.db.Pool.Exec(context.Background(), `ALTER TABLE device_last_status RENAME TO gone`)
 			require.NoError(t, err)
 			now := time.Now().UTC()
-			n := 2 + path.extra
-			for i := range n {
-				require.True(t, e.writer.Enqueue(e.write(uuid.New(), now, int16(i%100))))
-			}
-			for _, w := range e.done.wait(t, n) {
+			for _, w := range e.writeBatch(t, path.ifAbsent, e.write(uuid.New(), now, 1), e.write(uuid.New(), now, 2)) {
 				assert.Error(t, w.Err, "no row may be reported stored when its transaction failed")
 			}
 			assert.Equal(t, 0, e.count(t, `SELECT count(*) FROM heartbeats`), "the heartbeat rows rolled back with it")
