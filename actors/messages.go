@@ -21,6 +21,7 @@ type HeartbeatRequest struct {
 	Secret string                     // the presented secret, for a bcrypt check after a pepper change
 	reply  chan HeartbeatReply
 	done   writeNotifier // Write.Notify points here
+	timer  *time.Timer   // Wait's, kept with the request in the pool
 
 	Commands []persistence.Command // open commands to deliver in the answer, set by the actor
 	KeyID    string                // the master key id the device says its command key derives from; "" unsaid
@@ -39,11 +40,30 @@ func NewHeartbeatRequest() *HeartbeatRequest { return requestPool.Get().(*Heartb
 // Reply delivers exactly one reply per routed request.
 func (r *HeartbeatRequest) Reply() <-chan HeartbeatReply { return r.reply }
 
+// Wait returns the reply, or false once timeout has passed without one; the
+// request must then not be released, as the actor or the writer may still
+// hold it. Its timer is reused from one request to the next: one made per
+// request was an eighth of what a heartbeat allocated.
+func (r *HeartbeatRequest) Wait(timeout time.Duration) (HeartbeatReply, bool) {
+	if r.timer == nil {
+		r.timer = time.NewTimer(timeout)
+	} else {
+		r.timer.Reset(timeout) // since Go 1.23 no stale expiry can be received after Reset
+	}
+	select {
+	case rep := <-r.reply:
+		r.timer.Stop()
+		return rep, true
+	case <-r.timer.C:
+		return HeartbeatReply{}, false
+	}
+}
+
 // Release returns the request to the pool. Call it only after its reply was
 // received: until then the actor or the writer may still hold it.
 func (r *HeartbeatRequest) Release() {
-	reply := r.reply
-	*r = HeartbeatRequest{reply: reply}
+	reply, timer := r.reply, r.timer
+	*r = HeartbeatRequest{reply: reply, timer: timer}
 	r.done.req = r
 	requestPool.Put(r)
 }

@@ -61,18 +61,15 @@ func (s *Server) heartbeat(ctx *fasthttp.RequestCtx) {
 		s.rejectHeartbeat(ctx, routeError(err))
 		return
 	}
-	timer := time.NewTimer(s.cfg.HeartbeatTimeout)
-	defer timer.Stop()
-	select {
-	case rep := <-req.Reply():
-		cmds, newKey := req.Commands, req.NewKey
-		req.Release()
-		s.answerHeartbeat(ctx, rep, cmds, s.keyRotation(id, newKey))
-	case <-timer.C:
-		// The actor or writer may still hold req: leave it to the GC.
+	rep, ok := req.Wait(s.cfg.HeartbeatTimeout)
+	if !ok { // the actor or writer may still hold req: leave it to the GC
 		s.rejectHeartbeat(ctx, &Error{Status: fasthttp.StatusServiceUnavailable, Code: "timeout",
 			Message: "the heartbeat was not committed in time; retry it", RetryAfter: time.Second})
+		return
 	}
+	cmds, newKey := req.Commands, req.NewKey
+	req.Release()
+	s.answerHeartbeat(ctx, rep, cmds, s.keyRotation(id, newKey))
 }
 
 // checkTS keeps rows that could never be stored out of the writer: one row

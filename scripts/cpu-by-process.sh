@@ -8,14 +8,16 @@ set -euo pipefail
 seconds=${1:-10}
 
 # ticks prints "<program> <user+system clock ticks>" summed over its
-# processes, in one pass so that the window is what was asked.
+# processes, in one pass so that the window is what was asked. A process
+# that exits between the glob and awk's read makes awk fail; the rest
+# still counts, so that failure must not end the script.
 ticks() {
   awk '{
     comm = $2; gsub(/[()]/, "", comm)
     # a name with spaces shifts the fields: count utime and stime from the end of it
     i = 2; while ($i !~ /\)$/) i++
     sum[comm] += $(i + 12) + $(i + 13)
-  } END {for (c in sum) print c, sum[c]}' /proc/[0-9]*/stat 2>/dev/null | sort
+  } END {for (c in sum) print c, sum[c]}' /proc/[0-9]*/stat 2>/dev/null | sort || true
 }
 
 read -r up0 _ </proc/uptime
