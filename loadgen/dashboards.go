@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -80,10 +81,17 @@ func OpenDashboards(ctx context.Context, baseURL, token string, n int) (*Dashboa
 
 // read counts what a dashboard receives without decoding it: the bench's
 // dashboards share the machine with the server, so they must be cheap.
+// Each message streams through one kept buffer; read whole, 100 dashboards'
+// tens of MB a second were as many bytes of garbage in the loadgen.
 func (d *Dashboards) read(conn *websocket.Conn) {
 	defer d.wg.Done()
+	buf := make([]byte, 32<<10)
 	for {
-		_, msg, err := conn.ReadMessage()
+		var m scannedMessage
+		_, r, err := conn.NextReader()
+		if err == nil {
+			m, err = scanMessage(r, buf)
+		}
 		if err != nil {
 			if !d.done.Load() && !errors.Is(err, websocket.ErrCloseSent) {
 				atomic.AddInt64(&d.stats.Dropped, 1)
@@ -91,12 +99,11 @@ func (d *Dashboards) read(conn *websocket.Conn) {
 			return
 		}
 		atomic.AddInt64(&d.stats.Messages, 1)
-		atomic.AddInt64(&d.stats.Bytes, int64(len(msg)))
+		atomic.AddInt64(&d.stats.Bytes, m.bytes)
 		switch {
-		case bytes.HasPrefix(msg, statusPrefix):
-			// every device row has exactly one "enrolled_at"
-			atomic.AddInt64(&d.stats.Statuses, int64(bytes.Count(msg, enrolledKey)))
-		case bytes.HasPrefix(msg, summaryPrefix):
+		case m.status:
+			atomic.AddInt64(&d.stats.Statuses, m.rows)
+		case m.summary:
 			atomic.AddInt64(&d.stats.Summaries, 1)
 		}
 	}
@@ -105,8 +112,45 @@ func (d *Dashboards) read(conn *websocket.Conn) {
 var (
 	statusPrefix  = []byte(`{"type":"device.status"`)
 	summaryPrefix = []byte(`{"type":"fleet.summary"`)
-	enrolledKey   = []byte(`"enrolled_at":`)
+	enrolledKey   = []byte(`"enrolled_at":`) // every device row has exactly one
 )
+
+// scannedMessage is what scanMessage saw of a message.
+type scannedMessage struct {
+	bytes           int64
+	rows            int64 // enrolledKey's occurrences
+	status, summary bool  // by the message's first bytes
+}
+
+// scanMessage reads r to its end through buf, counting enrolledKey also
+// where it spans two reads.
+func scanMessage(r io.Reader, buf []byte) (scannedMessage, error) {
+	var m scannedMessage
+	var headBytes [32]byte
+	head := headBytes[:0]
+	keep := len(enrolledKey) - 1 // a match needs one byte more than this tail
+	carry := 0
+	for {
+		n, err := r.Read(buf[carry:])
+		if n > 0 {
+			read := buf[carry : carry+n]
+			head = append(head, read[:min(n, cap(head)-len(head))]...)
+			m.bytes += int64(n)
+			window := buf[:carry+n]
+			m.rows += int64(bytes.Count(window, enrolledKey))
+			carry = copy(buf, window[max(0, len(window)-keep):])
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return m, err
+		}
+	}
+	m.status = bytes.HasPrefix(head, statusPrefix)
+	m.summary = bytes.HasPrefix(head, summaryPrefix)
+	return m, nil
+}
 
 // Close disconnects every dashboard and returns what they received.
 func (d *Dashboards) Close() DashboardStats {
