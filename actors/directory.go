@@ -387,7 +387,7 @@ func (d *Directory) actorStopped(id uuid.UUID, pid *actor.PID) {
 }
 
 // Heartbeat routes a heartbeat to its device's actor, which answers on
-// req.Reply(). An error means it was not routed and nothing will answer.
+// req.Wait. An error means it was not routed and nothing will answer.
 func (d *Directory) Heartbeat(req *HeartbeatRequest) error {
 	return d.send(req.Write.Heartbeat.DeviceID, req)
 }

@@ -201,14 +201,12 @@ func (f *fixture) heartbeat(t *testing.T, id uuid.UUID, secret string, ts time.T
 
 func wait(t *testing.T, req *actors.HeartbeatRequest) actors.HeartbeatReply {
 	t.Helper()
-	select {
-	case rep := <-req.Reply():
-		req.Release()
-		return rep
-	case <-time.After(20 * time.Second):
+	rep, ok := req.Wait(20 * time.Second)
+	if !ok {
 		t.Fatal("no reply")
-		return actors.HeartbeatReply{}
 	}
+	req.Release()
+	return rep
 }
 
 func (f *fixture) rows(t *testing.T, id uuid.UUID) int {

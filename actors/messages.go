@@ -37,10 +37,8 @@ var requestPool = sync.Pool{New: func() any {
 // NewHeartbeatRequest returns an empty request from a pool.
 func NewHeartbeatRequest() *HeartbeatRequest { return requestPool.Get().(*HeartbeatRequest) }
 
-// Reply delivers exactly one reply per routed request.
-func (r *HeartbeatRequest) Reply() <-chan HeartbeatReply { return r.reply }
-
-// Wait returns the reply, or false once timeout has passed without one; the
+// Wait returns the request's one reply, or false once timeout has passed
+// without it; the
 // request must then not be released, as the actor or the writer may still
 // hold it. Its timer is reused from one request to the next: one made per
 // request was an eighth of what a heartbeat allocated.

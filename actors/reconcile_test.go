@@ -244,7 +244,10 @@ func TestReconcileFindsNoDriftWhileHeartbeatsFlow(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					<-req.Reply()
+					if _, ok := req.Wait(time.Minute); !ok {
+						t.Error("no reply")
+						return
+					}
 					req.Release()
 				}
 			}

@@ -204,7 +204,7 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 		// Device order, as the writer's upsert, so that the two never deadlock.
 		slices.SortFunc(keep, func(a, b *persistence.Heartbeat) int { return bytes.Compare(a.DeviceID[:], b.DeviceID[:]) })
 		return execRows(ctx, tx.Conn(), "nexmdm_last_status_from_live", lastStatusFromLiveSQL, keep, func(cols [][]byte) error {
-			id, err := decodeUUID(cols[0])
+			id, err := uuid.FromBytes(cols[0])
 			repaired = append(repaired, id)
 			return err
 		})

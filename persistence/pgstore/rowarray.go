@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -141,17 +140,16 @@ func appendUint32s(dst []byte, vs ...uint32) []byte {
 	return dst
 }
 
-// decodeUUID and decodeTimestamptz read binary result columns.
-func decodeUUID(b []byte) (uuid.UUID, error) {
-	return uuid.FromBytes(b)
-}
-
+// decodeTimestamptz reads a binary timestamptz result column.
 func decodeTimestamptz(b []byte) (time.Time, error) {
 	if len(b) != 8 {
 		return time.Time{}, fmt.Errorf("timestamptz of %d bytes", len(b))
 	}
 	return time.UnixMicro(int64(binary.BigEndian.Uint64(b)) + microsToY2K).UTC(), nil
 }
+
+// binaryFormats puts every parameter and result column in binary.
+var binaryFormats = []int16{pgtype.BinaryFormatCode}
 
 // rowArrayBuffers keeps encode buffers from one batch to the next.
 var rowArrayBuffers = sync.Pool{New: func() any { return new([]byte) }}
@@ -171,8 +169,7 @@ func execRows(ctx context.Context, conn *pgx.Conn, name, sql string, hs []*persi
 	buf := rowArrayBuffers.Get().(*[]byte)
 	defer rowArrayBuffers.Put(buf)
 	*buf = appendRowArray((*buf)[:0], elem, hs)
-	binaryFormat := []int16{pgtype.BinaryFormatCode}
-	rr := conn.PgConn().ExecPrepared(ctx, sd.Name, [][]byte{*buf}, binaryFormat, binaryFormat)
+	rr := conn.PgConn().ExecPrepared(ctx, sd.Name, [][]byte{*buf}, binaryFormats, binaryFormats)
 	var rowErr error
 	for rr.NextRow() {
 		if rowErr == nil && row != nil {

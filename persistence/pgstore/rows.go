@@ -41,7 +41,7 @@ func insertIfAbsent(ctx context.Context, tx pgx.Tx, writes []*persistence.Heartb
 	}
 	inserted := make(map[key]bool, len(writes))
 	err := execRows(ctx, tx.Conn(), "nexmdm_insert_if_absent", insertIfAbsentSQL, heartbeatsOf(writes), func(cols [][]byte) error {
-		id, err := decodeUUID(cols[0])
+		id, err := uuid.FromBytes(cols[0])
 		if err != nil {
 			return err
 		}
