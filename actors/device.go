@@ -94,7 +94,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.retiring = m.done
 	case *actor.Started:
 		a.self = ctx.Self()
-		a.link = &actorLink{root: a.sh.root, pid: a.self}
+		a.link = &actorLink{ref: resolve(ctx.ActorSystem(), a.self)}
 	case *actor.Stopped:
 		a.onStopped()
 		return

@@ -101,10 +101,10 @@ func (d *Directory) sendIfLive(id uuid.UUID, msg any) bool {
 	switch {
 	case e == nil || e.deleted:
 		return true // nothing to deliver to
-	case e.pid == nil:
+	case e.actor.pid == nil:
 		return false
 	}
-	d.sh.root.Send(e.pid, msg)
+	e.actor.send(msg)
 	return true
 }
 

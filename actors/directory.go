@@ -104,7 +104,7 @@ type shard struct {
 // shard's read lock, so that a writer of the entry (delete, spawn) knows
 // every earlier message is already in the actor's mailbox.
 type entry struct {
-	pid     *actor.PID    // nil until the actor is spawned
+	actor   deviceRef     // zero until the actor is spawned
 	gen     uint32        // bumped by re-enrollment, so a hydration that raced it reloads
 	slot    int32         // index of the device's view in the shard; -1 for an id known only as deleted
 	wake    atomic.Uint32 // unix s from which a tick could change the device; sweeps skip it before
@@ -340,7 +340,7 @@ func (d *Directory) warm(ctx context.Context, recs []*persistence.DeviceRecord, 
 		v.setState(&st)
 		v.fedSeen = v.lastSeen
 		if st.lastSeen > cutoff.UnixNano() || len(st.commands) > 0 { // a command to push wakes it too
-			e.pid = d.spawnLocked(rec.ID, e, st, source)
+			e.actor = d.spawnLocked(rec.ID, e, st, source)
 		}
 		s.mu.Unlock()
 	}
@@ -365,23 +365,23 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 
 // spawnLocked starts an actor with its state; the shard lock is held, so the
 // hydrated message is the actor's first.
-func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) *actor.PID {
-	pid := d.sh.root.Spawn(d.props)
-	d.sh.root.Send(pid, &hydrated{id: id, st: st, shard: d.shard(id), entry: e})
+func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
+	ref := resolve(d.sh.root.ActorSystem(), d.sh.root.Spawn(d.props))
+	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)
 	}
 	d.m.hydrations.WithLabelValues(source).Inc()
-	return pid
+	return ref
 }
 
 func (d *Directory) actorStopped(id uuid.UUID, pid *actor.PID) {
 	d.live.Add(-1)
 	s := d.shard(id)
 	s.mu.Lock()
-	if e := s.m[id]; e != nil && e.pid == pid {
-		e.pid = nil
+	if e := s.m[id]; e != nil && e.actor.pid == pid {
+		e.actor = deviceRef{}
 	}
 	s.mu.Unlock()
 }
@@ -417,8 +417,8 @@ func (d *Directory) send(id uuid.UUID, msg any) error {
 	case e.deleted:
 		s.mu.RUnlock()
 		return ErrDeviceDeleted
-	case e.pid != nil:
-		d.sh.root.Send(e.pid, msg)
+	case e.actor.pid != nil:
+		e.actor.send(msg)
 		s.mu.RUnlock()
 		return nil
 	}
@@ -451,13 +451,13 @@ func (d *Directory) spawnAndSend(id uuid.UUID, msg any) error {
 		case e.deleted:
 			s.mu.Unlock()
 			return ErrDeviceDeleted
-		case e.pid == nil && e.gen != l.gen:
+		case e.actor.pid == nil && e.gen != l.gen:
 			s.mu.Unlock()
 			continue // re-enrolled while loading: load again
-		case e.pid == nil:
-			e.pid = d.spawnLocked(id, e, l.st, l.source)
+		case e.actor.pid == nil:
+			e.actor = d.spawnLocked(id, e, l.st, l.source)
 		}
-		d.sh.root.Send(e.pid, msg)
+		e.actor.send(msg)
 		s.mu.Unlock()
 		return nil
 	}
@@ -518,8 +518,8 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 	s.markChangedLocked(e)
 	s.setDeletedLocked(e, false)
 	e.gen++
-	if e.pid != nil {
-		d.sh.root.Send(e.pid, &rekey{creds: c, fcmToken: facts.FCMToken, keyID: facts.HMACKeyID})
+	if e.actor.pid != nil {
+		e.actor.send(&rekey{creds: c, fcmToken: facts.FCMToken, keyID: facts.HMACKeyID})
 	}
 }
 
@@ -548,11 +548,11 @@ func (d *Directory) Delete(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, e
 		p.deleted = e.deleted
 		priors[id] = p
 		s.setDeletedLocked(e, true)
-		if e.pid != nil {
+		if e.actor.pid != nil {
 			done := make(chan struct{})
-			d.sh.root.Send(e.pid, &retire{done: done})
+			e.actor.send(&retire{done: done})
 			retiring = append(retiring, done)
-			e.pid = nil
+			e.actor = deviceRef{}
 		}
 		s.mu.Unlock()
 	}
@@ -617,8 +617,8 @@ func (d *Directory) sweepShard(i int, now time.Time) int {
 	defer s.mu.RUnlock()
 	n := 0
 	for _, e := range s.m {
-		if e.pid != nil && int64(e.wake.Load()) <= due {
-			d.sh.root.Send(e.pid, t)
+		if e.actor.pid != nil && int64(e.wake.Load()) <= due {
+			e.actor.send(t)
 			n++
 		}
 	}
@@ -649,9 +649,9 @@ func (d *Directory) Shutdown() {
 		s := &d.shards[i]
 		s.mu.Lock()
 		for _, e := range s.m {
-			if e.pid != nil {
-				d.sh.root.Stop(e.pid)
-				e.pid = nil
+			if e.actor.pid != nil {
+				d.sh.root.Stop(e.actor.pid)
+				e.actor = deviceRef{}
 			}
 		}
 		s.mu.Unlock()

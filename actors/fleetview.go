@@ -234,8 +234,8 @@ func (d *Directory) SetMonitoring(changes []MonitoringChange) {
 			v.setMonitoring(&c.Monitoring)
 			e.gen++
 			s.markChangedLocked(e)
-			if e.pid != nil {
-				d.sh.root.Send(e.pid, &monitoringSet{m: c.Monitoring})
+			if e.actor.pid != nil {
+				e.actor.send(&monitoringSet{m: c.Monitoring})
 			}
 		}
 		s.mu.Unlock()

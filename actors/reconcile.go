@@ -399,10 +399,10 @@ func (d *Directory) sendLive(id uuid.UUID, msg any) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := s.m[id]
-	if e == nil || e.deleted || e.pid == nil {
+	if e == nil || e.deleted || e.actor.pid == nil {
 		return false
 	}
-	d.sh.root.Send(e.pid, msg)
+	e.actor.send(msg)
 	return true
 }
 
