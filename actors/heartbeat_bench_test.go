@@ -98,7 +98,9 @@ func beat(b *testing.B, d *Directory, id uuid.UUID, digest [32]byte, ts time.Tim
 
 // instantSink finishes every queued row at once, in batches, as the writer
 // does once its commit returns.
-type instantSink struct{ queue chan *persistence.HeartbeatWrite }
+type instantSink struct {
+	queue chan *persistence.HeartbeatWrite
+}
 
 func newInstantSink(ctx context.Context) *instantSink {
 	s := &instantSink{queue: make(chan *persistence.HeartbeatWrite, 65536)}
