@@ -54,6 +54,9 @@ type hydrated struct {
 }
 
 func (a *deviceActor) Receive(ctx actor.Context) {
+	if len(a.pending) > 0 {
+		a.takeFinished()
+	}
 	switch m := ctx.Message().(type) {
 	case *HeartbeatRequest:
 		a.onHeartbeat(m)
@@ -92,6 +95,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		m.reply <- a.reconcileRepair(m)
 	case *retire:
 		a.retiring = m.done
+		a.tellAll()
 	case *actor.Started:
 		a.self = ctx.Self()
 		a.link = &actorLink{ref: resolve(ctx.ActorSystem(), a.self)}
@@ -106,7 +110,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	if a.entry != nil {
 		a.entry.wake.Store(a.wakeAt())
 	}
-	if a.dirty && len(a.pending) == 0 {
+	if a.dirty {
 		a.snapshot()
 	}
 	if a.retiring != nil && len(a.pending) == 0 && !a.verifying {
@@ -183,8 +187,10 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 
 	b := persistence.Bucket(h.TS)
 	if i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == b }); i >= 0 {
-		a.pending[i].waiters = append(a.pending[i].waiters, req)
-		return
+		if a.wait(i, req) {
+			return
+		}
+		a.takeFinished() // the writer has just answered that row: its outcome decides
 	}
 	switch a.st.dedupe.check(b) {
 	case bucketStored:
@@ -193,7 +199,7 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 	case bucketUnknown:
 		req.Write.IfAbsent = true
 	}
-	req.done.owner = a.link
+	req.done.owner, req.done.bucket, req.done.interval = a.link, b, a.sh.cfg.HeartbeatInterval
 	req.Write.Notify = &req.done
 	if !a.sh.sink.Enqueue(&req.Write) {
 		req.answer(HeartbeatReply{Outcome: Busy, RetryAfter: time.Second})
@@ -221,6 +227,53 @@ func (a *deviceActor) onWritten(req *HeartbeatRequest) {
 	for _, r := range p.waiters {
 		r.answer(rep)
 	}
+}
+
+// wait makes req a waiter of pending row i, which will then come back as a
+// message. It reports false if the writer has answered that row already;
+// the row's request may then be reused, so it is not touched.
+func (a *deviceActor) wait(i int, req *HeartbeatRequest) bool {
+	p := &a.pending[i]
+	a.link.mu.Lock()
+	defer a.link.mu.Unlock()
+	if a.link.isFinished(p.bucket) {
+		return false
+	}
+	p.req.done.tell = true
+	p.waiters = append(p.waiters, req)
+	return true
+}
+
+// tellAll has every row still in the writer come back as a message, so that
+// a retiring actor learns when its last row is done.
+func (a *deviceActor) tellAll() {
+	a.link.mu.Lock()
+	for i := range a.pending {
+		if p := &a.pending[i]; !a.link.isFinished(p.bucket) {
+			p.req.done.tell = true
+		}
+	}
+	a.link.mu.Unlock()
+	a.takeFinished()
+}
+
+// takeFinished applies the rows the writer has answered since the last
+// message: each leaves pending, and a stored one marks its bucket.
+func (a *deviceActor) takeFinished() {
+	a.link.mu.Lock()
+	defer a.link.mu.Unlock()
+	for _, f := range a.link.finished {
+		i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == f.bucket })
+		if i < 0 {
+			continue
+		}
+		a.pending = slices.Delete(a.pending, i, i+1)
+		if f.stored {
+			a.st.dedupe.mark(f.bucket)
+			a.dirty = true
+		}
+	}
+	a.link.finished = a.link.finished[:0]
 }
 
 func (a *deviceActor) reply(o Outcome) HeartbeatReply {
@@ -340,7 +393,9 @@ func (a *deviceActor) retire(ctx actor.Context) {
 // would let ingress recycle a request the writer still holds.
 func (a *deviceActor) onStopped() {
 	if a.link != nil {
-		a.link.stopped.Store(true)
+		a.link.mu.Lock()
+		a.link.stopped = true
+		a.link.mu.Unlock()
 	}
 	if a.st.online {
 		a.sh.presence.count.Add(-1)

@@ -1,8 +1,8 @@
 package actors
 
 import (
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -127,24 +127,54 @@ func resolve(sys *actor.ActorSystem, pid *actor.PID) deviceRef {
 // middleware. A stopped actor's mailbox drops it, as its dead letter would.
 func (r deviceRef) send(msg any) { r.proc.SendUserMessage(r.pid, msg) }
 
-// actorLink is how the writer reaches a device actor.
+// actorLink is how the writer reaches a device actor. The writer answers a
+// finished row's heartbeat itself and leaves the outcome here, for the
+// actor to take with its next message: a message back through the mailbox
+// for every row was a second actor turn per heartbeat. Only a row that the
+// actor asked to hear about (it has waiters, or the actor is retiring)
+// still comes back as a message.
 type actorLink struct {
-	ref     deviceRef
-	stopped atomic.Bool // the actor is gone: answer from the writer instead
+	ref      deviceRef
+	mu       sync.Mutex
+	finished []finishedWrite // rows answered by the writer, not yet taken by the actor
+	stopped  bool            // the actor is gone: answer every row from the writer
+}
+
+// finishedWrite is the outcome of a row the writer answered itself.
+type finishedWrite struct {
+	bucket int64
+	stored bool
+}
+
+// isFinished reports whether the writer has answered the row of bucket.
+// Hold mu.
+func (l *actorLink) isFinished(bucket int64) bool {
+	return slices.ContainsFunc(l.finished, func(f finishedWrite) bool { return f.bucket == bucket })
 }
 
 // writeNotifier returns a finished write to the actor that queued it.
 type writeNotifier struct {
-	req   *HeartbeatRequest
-	owner *actorLink
+	req      *HeartbeatRequest
+	owner    *actorLink
+	bucket   int64
+	interval time.Duration // told to the device in the answer
+	tell     bool          // guarded by owner.mu: send the row back to the actor rather than answer it
 }
 
-func (n *writeNotifier) HeartbeatWritten(*persistence.HeartbeatWrite) {
-	if n.owner.stopped.Load() {
-		n.req.answer(outcomeOf(&n.req.Write, 0))
+func (n *writeNotifier) HeartbeatWritten(w *persistence.HeartbeatWrite) {
+	l := n.owner
+	l.mu.Lock()
+	switch {
+	case l.stopped:
+	case n.tell:
+		l.mu.Unlock()
+		l.ref.send((*writtenRequest)(n.req))
 		return
+	default:
+		l.finished = append(l.finished, finishedWrite{bucket: n.bucket, stored: w.Err == nil})
 	}
-	n.owner.ref.send((*writtenRequest)(n.req))
+	l.mu.Unlock()
+	n.req.answer(outcomeOf(w, n.interval))
 }
 
 // outcomeOf maps a finished write to its reply.
