@@ -3,6 +3,7 @@ package loadgen
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,6 +207,7 @@ func (w *worker) send(ctx context.Context, d *Device, now time.Time) {
 		if d.backlog > 0 {
 			d.backlog--
 		}
+		w.finishCommands(ctx, d, resp.Commands)
 		return
 	}
 	var pe *client.Error
@@ -225,6 +227,26 @@ func (w *worker) send(ctx context.Context, d *Device, now time.Time) {
 		d.hold(body, now.Add(max(pe.RetryAfter, 100*time.Millisecond)))
 	default:
 		d.pending = nil // the server will never take it
+	}
+}
+
+// finishCommands reports each command delivered in an answer done, as the
+// agent does once it has run it: the server then stops delivering it. A
+// report that fails is tried again when the command comes back.
+func (w *worker) finishCommands(ctx context.Context, d *Device, cmds []json.RawMessage) {
+	for _, raw := range cmds {
+		var cmd struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &cmd) != nil || cmd.ID == "" {
+			continue
+		}
+		err := w.o.Client.ActionResult(ctx, d.Cred.Token, &client.ActionResult{
+			CommandID: cmd.ID, Status: client.ResultSucceeded, Message: "done by the loadgen", FinishedAt: w.o.Now(),
+		})
+		if err == nil {
+			w.rec.commandDone()
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -26,6 +28,8 @@ type fakeServer struct {
 	heartbeats map[string][]sentHeartbeat // token -> heartbeats in arrival order
 	registered []string                   // serials
 	answer     func(token string, n int) (status int, retryAfter string)
+	open       map[string][]string // token -> ids of commands delivered in every answer until reported
+	results    []string            // command ids reported done, in order
 }
 
 type sentHeartbeat struct {
@@ -76,10 +80,26 @@ func (s *fakeServer) handle(c *fasthttp.RequestCtx) {
 		c.SetStatusCode(status)
 		c.SetContentType("application/json")
 		if status == 200 {
-			c.SetBodyString(`{"deduped":false,"commands":[],"heartbeat_interval_s":300}`)
+			cmds := make([]string, len(s.open[tok]))
+			for i, id := range s.open[tok] {
+				cmds[i] = `{"id":"` + id + `","type":"ping","params_json":"{}","sig":"x"}`
+			}
+			c.SetBodyString(`{"deduped":false,"commands":[` + strings.Join(cmds, ",") + `],"heartbeat_interval_s":300}`)
 		} else {
 			c.SetBodyString(`{"error":"x","message":"scripted"}`)
 		}
+	case "/v1/action-result":
+		var r struct {
+			CommandID string `json:"command_id"`
+		}
+		if json.Unmarshal(c.PostBody(), &r) != nil {
+			c.SetStatusCode(400)
+			return
+		}
+		tok := strings.TrimPrefix(string(c.Request.Header.Peek("Authorization")), "Bearer ")
+		s.open[tok] = slices.DeleteFunc(s.open[tok], func(id string) bool { return id == r.CommandID })
+		s.results = append(s.results, r.CommandID)
+		c.SetStatusCode(200)
 	default:
 		c.SetStatusCode(404)
 	}
@@ -133,6 +153,21 @@ func TestCountedRunSendsEveryDeviceItsCount(t *testing.T) {
 			prev = ts
 		}
 	}
+}
+
+// A device reports each command delivered to it done, once, as the agent
+// does, so that the server stops delivering it.
+func TestDevicesReportDeliveredCommandsDone(t *testing.T) {
+	s := newFakeServer(t)
+	devs := testFleet(3)
+	s.open = map[string][]string{devs[0].Cred.Token: {"c1", "c2"}, devs[2].Cred.Token: {"c3"}}
+	rep, err := Run(context.Background(), Options{
+		Client: s.client(t), Devices: devs, Conns: 1, Count: 3, TSStep: 10 * time.Second, Seed: 1,
+	})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"c1", "c2", "c3"}, s.results, "each reported once")
+	assert.EqualValues(t, 3, rep.Commands)
+	assert.EqualValues(t, 9, rep.OK, "heartbeats go on as before")
 }
 
 // A 503 with Retry-After holds the device for that long, and the retry is

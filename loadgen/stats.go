@@ -28,6 +28,7 @@ type recorder struct {
 	counts  map[string]int64        // outcome -> count: "200", "503", "transport", ...
 	stored  int64
 	deduped int64
+	results int64 // delivered commands the devices reported done
 }
 
 func newRecorder() *recorder {
@@ -50,6 +51,13 @@ func (r *recorder) ok(lat time.Duration, deduped bool) {
 	} else {
 		r.stored++
 	}
+	r.mu.Unlock()
+}
+
+// commandDone records a delivered command whose result the server took.
+func (r *recorder) commandDone() {
+	r.mu.Lock()
+	r.results++
 	r.mu.Unlock()
 }
 
@@ -92,6 +100,7 @@ type Report struct {
 	OK         int64            `json:"ok"`
 	Stored     int64            `json:"stored"`  // acknowledged and not deduped: new rows
 	Deduped    int64            `json:"deduped"` // acknowledged, bucket already stored
+	Commands   int64            `json:"commands_done"` // delivered commands reported done, as an agent would
 	Failures   map[string]int64 `json:"failures"`
 	Throughput float64          `json:"throughput"`        // acknowledged heartbeats/s
 	StoredRate float64          `json:"stored_per_second"` // durable rows/s
@@ -115,6 +124,7 @@ func merge(recs []*recorder, elapsed time.Duration) *Report {
 		}
 		rep.Stored += r.stored
 		rep.Deduped += r.deduped
+		rep.Commands += r.results
 		r.mu.Unlock()
 	}
 	if s := elapsed.Seconds(); s > 0 {
@@ -154,6 +164,9 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "\n  acknowledged %d of %d sent: %.0f/s (%.0f stored rows/s, %d deduped)\n",
 		r.OK, r.Sent, r.Throughput, r.StoredRate, r.Deduped)
+	if r.Commands > 0 {
+		fmt.Fprintf(&b, "  commands delivered in answers and reported done: %d\n", r.Commands)
+	}
 	fmt.Fprintf(&b, "  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max)
 	if len(r.Failures) == 0 {
