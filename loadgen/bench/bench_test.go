@@ -93,6 +93,7 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	assert.Positive(t, res.Commands.P99)
 	require.NotNil(t, res.Bulk)
 	assert.Equal(t, []int{20}, res.Bulk.Queued, "the bulk command reached every target")
+	assert.Equal(t, []int64{20}, res.Bulk.Done, "and every target reported it done once online, so it leaves no open command behind")
 	require.NotNil(t, res.FanOut)
 	require.Len(t, res.FanOut.With, 1)
 	require.Len(t, res.FanOut.Without, 1)
