@@ -98,8 +98,8 @@ type Report struct {
 	Seconds    float64          `json:"seconds"`
 	Sent       int64            `json:"sent"`
 	OK         int64            `json:"ok"`
-	Stored     int64            `json:"stored"`  // acknowledged and not deduped: new rows
-	Deduped    int64            `json:"deduped"` // acknowledged, bucket already stored
+	Stored     int64            `json:"stored"`        // acknowledged and not deduped: new rows
+	Deduped    int64            `json:"deduped"`       // acknowledged, bucket already stored
 	Commands   int64            `json:"commands_done"` // delivered commands reported done, as an agent would
 	Failures   map[string]int64 `json:"failures"`
 	Throughput float64          `json:"throughput"`        // acknowledged heartbeats/s
