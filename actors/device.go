@@ -53,6 +53,7 @@ type hydrated struct {
 	st    deviceState
 	shard *shard
 	entry *entry
+	ref   deviceRef // the actor itself, for the writer to reach it
 }
 
 func (a *deviceActor) Receive(ctx actor.Context) {
@@ -70,6 +71,7 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.onTokenChecked(m)
 	case *hydrated:
 		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
+		a.link = &actorLink{ref: m.ref}
 		a.tickDue = true
 		a.pushQueued()
 	case *monitoringSet:
@@ -100,7 +102,6 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 		a.tellAll()
 	case *actor.Started:
 		a.self = ctx.Self()
-		a.link = &actorLink{ref: resolve(ctx.ActorSystem(), a.self)}
 	case *actor.Stopped:
 		a.onStopped()
 		return
@@ -188,11 +189,8 @@ func (a *deviceActor) accept(req *HeartbeatRequest) {
 	a.evaluateAlerts(now)
 
 	b := persistence.Bucket(h.TS)
-	if i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == b }); i >= 0 {
-		if a.addWaiter(i, req) {
-			return
-		}
-		a.takeFinished() // the writer has just answered that row: its outcome decides
+	if len(a.pending) > 0 && a.addWaiter(b, req) {
+		return
 	}
 	switch a.st.dedupe.check(b) {
 	case bucketStored:
@@ -231,18 +229,20 @@ func (a *deviceActor) onWritten(req *HeartbeatRequest) {
 	}
 }
 
-// addWaiter makes req a waiter of pending row i, which will then come back
-// as a message. It reports false if the writer has answered that row
-// already; the row's request may then be reused, so it is not touched.
-func (a *deviceActor) addWaiter(i int, req *HeartbeatRequest) bool {
-	p := &a.pending[i]
+// addWaiter makes req a waiter of the row of bucket b if it is still in
+// the writer; the row then comes back as a message. Rows the writer has
+// answered are taken first, under the same lock, so a row left in pending
+// is one whose request the writer still holds.
+func (a *deviceActor) addWaiter(b int64, req *HeartbeatRequest) bool {
 	a.link.mu.Lock()
 	defer a.link.mu.Unlock()
-	if a.link.isFinished(p.bucket) {
+	a.takeFinishedLocked()
+	i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == b })
+	if i < 0 {
 		return false
 	}
-	p.req.done.tell = true
-	p.waiters = append(p.waiters, req)
+	a.pending[i].req.done.tell = true
+	a.pending[i].waiters = append(a.pending[i].waiters, req)
 	return true
 }
 
@@ -250,13 +250,11 @@ func (a *deviceActor) addWaiter(i int, req *HeartbeatRequest) bool {
 // a retiring actor learns when its last row is done.
 func (a *deviceActor) tellAll() {
 	a.link.mu.Lock()
+	defer a.link.mu.Unlock()
+	a.takeFinishedLocked()
 	for i := range a.pending {
-		if p := &a.pending[i]; !a.link.isFinished(p.bucket) {
-			p.req.done.tell = true
-		}
+		a.pending[i].req.done.tell = true
 	}
-	a.link.mu.Unlock()
-	a.takeFinished()
 }
 
 // takeFinished applies the rows the writer has answered since the last
@@ -264,6 +262,10 @@ func (a *deviceActor) tellAll() {
 func (a *deviceActor) takeFinished() {
 	a.link.mu.Lock()
 	defer a.link.mu.Unlock()
+	a.takeFinishedLocked()
+}
+
+func (a *deviceActor) takeFinishedLocked() {
 	for _, f := range a.link.finished {
 		i := slices.IndexFunc(a.pending, func(p pendingWrite) bool { return p.bucket == f.bucket })
 		if i < 0 {

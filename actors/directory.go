@@ -367,7 +367,7 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 // hydrated message is the actor's first.
 func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
 	ref := resolve(d.sh.root.ActorSystem(), d.sh.root.Spawn(d.props))
-	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e})
+	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e, ref: ref})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -38,9 +37,8 @@ var requestPool = sync.Pool{New: func() any {
 func NewHeartbeatRequest() *HeartbeatRequest { return requestPool.Get().(*HeartbeatRequest) }
 
 // Wait returns the request's one reply, or false once timeout has passed
-// without it; the
-// request must then not be released, as the actor or the writer may still
-// hold it. Its timer is reused from one request to the next: one made per
+// without it; the request must then not be released, as the actor or the
+// writer may still hold it. Its timer is reused from one request to the next: one made per
 // request was an eighth of what a heartbeat allocated.
 func (r *HeartbeatRequest) Wait(timeout time.Duration) (HeartbeatReply, bool) {
 	if r.timer == nil {
@@ -110,7 +108,7 @@ type tick struct{ now time.Time }
 type writtenRequest HeartbeatRequest
 
 // deviceRef reaches one device actor. Its process is resolved once, when
-// the actor starts: a send by PID alone resolves it on every message, and
+// the actor is spawned: a send by PID alone resolves it on every message, and
 // with 100,000 actors that lookup missed the CPU cache nearly every time
 // (5 % of the server's CPU under stress).
 type deviceRef struct {
@@ -144,12 +142,6 @@ type actorLink struct {
 type finishedWrite struct {
 	bucket int64
 	stored bool
-}
-
-// isFinished reports whether the writer has answered the row of bucket.
-// Hold mu.
-func (l *actorLink) isFinished(bucket int64) bool {
-	return slices.ContainsFunc(l.finished, func(f finishedWrite) bool { return f.bucket == bucket })
 }
 
 // writeNotifier returns a finished write to the actor that queued it.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nexmdm/nexmdm/agent/client"
+	"github.com/nexmdm/nexmdm/agent/command"
 )
 
 // Options shape one run.
@@ -235,9 +236,7 @@ func (w *worker) send(ctx context.Context, d *Device, now time.Time) {
 // report that fails is tried again when the command comes back.
 func (w *worker) finishCommands(ctx context.Context, d *Device, cmds []json.RawMessage) {
 	for _, raw := range cmds {
-		var cmd struct {
-			ID string `json:"id"`
-		}
+		var cmd command.Command
 		if json.Unmarshal(raw, &cmd) != nil || cmd.ID == "" {
 			continue
 		}
