@@ -14,7 +14,7 @@ import (
 )
 
 // alertDevices enrolls n bare devices, for the alerts' foreign key.
-func alertDevices(t *testing.T, db *testenv.DB, n int) []uuid.UUID {
+func alertDevices(t testing.TB, db *testenv.DB, n int) []uuid.UUID {
 	t.Helper()
 	rows, err := db.Pool.Query(context.Background(), `INSERT INTO devices (id, alias, serial, token_bcrypt, token_digest, token_pepper_id, hmac_key_id)
 		SELECT gen_random_uuid(), 'd' || i, 's' || i, 'x', '\x00', 'p', 'k' FROM generate_series(1, $1) AS i RETURNING id`, n)

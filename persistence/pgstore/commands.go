@@ -81,7 +81,7 @@ func (c *Commands) Apply(ctx context.Context, ts []persistence.CommandTransition
 		WITH t AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) AS t(id, status, at, detail)),
 		moved AS (
 			UPDATE commands c SET status = t.status, updated_at = t.at
-			FROM t WHERE c.id = t.id AND c.status NOT IN ('succeeded', 'failed', 'expired')
+			FROM t WHERE c.id = t.id AND c.status NOT IN `+finalStatuses+`
 			RETURNING c.id, c.device_id, t.status, t.at, t.detail),
 		events AS (INSERT INTO command_events (command_id, at, status, detail) SELECT id, at, status, detail FROM moved)
 		INSERT INTO audit_log (at, actor, action, target, result, details)
@@ -105,42 +105,43 @@ type Result struct {
 }
 
 // Finish stores a device's result: persistence.ErrNotFound when the device
-// has no such command, ErrCommandFinal when it already ended.
+// has no such command, ErrCommandFinal when it already has its final status.
+// The result, its event and its audit row are one statement, so one round
+// trip: a bulk command's results arrive by the thousand.
 func (c *Commands) Finish(ctx context.Context, r Result) error {
+	var finished bool
+	err := c.pool.QueryRow(ctx, `
+		WITH done AS (
+			UPDATE commands SET status = $3, updated_at = $4, result_message = $5, result_output = $6, finished_at = $7
+			WHERE id = $1 AND device_id = $2 AND status NOT IN `+finalStatuses+`
+			RETURNING id),
+		events AS (INSERT INTO command_events (command_id, at, status, detail) SELECT id, $4, $3, $5 FROM done),
+		audit AS (INSERT INTO audit_log (at, actor, action, target, result, details)
+			SELECT $4, 'device:' || $2::text, 'command.' || $3, id::text, 'ok', jsonb_build_object('message', $5::text) FROM done)
+		SELECT EXISTS (SELECT 1 FROM done)`,
+		r.CommandID, r.DeviceID, r.Status, r.At, r.Message, r.Output, r.FinishedAt).Scan(&finished)
+	if err != nil {
+		return fmt.Errorf("finish command: %w", err)
+	}
+	if finished {
+		return nil
+	}
+	// Not finished: either it is not this device's command, or it is final.
 	var state string
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2 FOR UPDATE`,
-			r.CommandID, r.DeviceID).Scan(&state)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return persistence.ErrNotFound
-		}
-		if err != nil || persistence.CommandFinal(state) {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE commands SET status = $2, updated_at = $3, result_message = $4, result_output = $5, finished_at = $6
-			WHERE id = $1`, r.CommandID, r.Status, r.At, r.Message, r.Output, r.FinishedAt); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO command_events (command_id, at, status, detail) VALUES ($1, $2, $3, $4)`,
-			r.CommandID, r.At, r.Status, r.Message); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, target, result, details)
-			VALUES ($1, 'device:' || $2::text, 'command.' || $3, $4::text, 'ok', jsonb_build_object('message', $5::text))`,
-			r.At, r.DeviceID, r.Status, r.CommandID, r.Message)
-		return err
-	})
+	err = c.pool.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2`, r.CommandID, r.DeviceID).Scan(&state)
 	switch {
-	case errors.Is(err, persistence.ErrNotFound):
-		return err
+	case errors.Is(err, pgx.ErrNoRows):
+		return persistence.ErrNotFound
 	case err != nil:
 		return fmt.Errorf("finish command: %w", err)
 	case persistence.CommandFinal(state):
 		return ErrCommandFinal
 	}
-	return nil
+	return fmt.Errorf("finish command: command %s is %s, neither open nor final", r.CommandID, state)
 }
+
+// finalStatuses are the statuses persistence.CommandFinal names, as SQL.
+const finalStatuses = `('succeeded', 'failed', 'expired')`
 
 const commandColumns = `id, device_id, type, params_json, status, issued_at, expires_at, hmac_key_id, sig,
 	created_by, updated_at, result_message, result_output, finished_at`

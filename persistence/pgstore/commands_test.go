@@ -1,0 +1,148 @@
+package pgstore_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nexmdm/nexmdm/persistence"
+	"github.com/nexmdm/nexmdm/persistence/pgstore"
+	"github.com/nexmdm/nexmdm/persistence/testenv"
+)
+
+// openCommands queues one ping for each device.
+func openCommands(t testing.TB, store *pgstore.Commands, devices []uuid.UUID, at time.Time) []persistence.Command {
+	t.Helper()
+	cmds := make([]persistence.Command, len(devices))
+	for i, d := range devices {
+		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: d, Type: "ping", ParamsJSON: "{}",
+			IssuedAt: at, ExpiresAt: at.Add(time.Hour), KeyID: "k1", Sig: "sig"}
+	}
+	require.NoError(t, store.Create(context.Background(), cmds, "admin:test", at))
+	return cmds
+}
+
+// trail counts a command's events and audit rows.
+func trail(t *testing.T, db *testenv.DB, id uuid.UUID) (events, audits int) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM command_events WHERE command_id = $1`, id).Scan(&events))
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE target = $1::text`, id).Scan(&audits))
+	return events, audits
+}
+
+func TestFinishStoresTheResultWithItsEventAndAudit(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	store := pgstore.NewCommands(db.Pool)
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	device := alertDevices(t, db, 1)[0]
+	cmd := openCommands(t, store, []uuid.UUID{device}, at)[0]
+	eventsBefore, _ := trail(t, db, cmd.ID)
+
+	finished := at.Add(2 * time.Second)
+	require.NoError(t, store.Finish(ctx, pgstore.Result{CommandID: cmd.ID, DeviceID: device,
+		Status: persistence.CommandFailed, Message: "no such package", Output: "exit 1",
+		FinishedAt: finished, At: at.Add(3 * time.Second)}))
+
+	got, err := store.Get(ctx, cmd.ID)
+	require.NoError(t, err)
+	assert.Equal(t, persistence.CommandFailed, got.Status)
+	assert.Equal(t, "no such package", got.ResultMessage)
+	assert.Equal(t, "exit 1", got.ResultOutput)
+	require.NotNil(t, got.FinishedAt)
+	assert.True(t, finished.Equal(*got.FinishedAt))
+	assert.True(t, at.Add(3*time.Second).Equal(got.UpdatedAt))
+
+	events, audits := trail(t, db, cmd.ID)
+	assert.Equal(t, eventsBefore+1, events, "one event for the result")
+	assert.Equal(t, 1, audits, "one audit row for the result")
+	var actor, action, message string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT actor, action, details->>'message' FROM audit_log WHERE target = $1::text`,
+		cmd.ID).Scan(&actor, &action, &message))
+	assert.Equal(t, "device:"+device.String(), actor)
+	assert.Equal(t, "command.failed", action)
+	assert.Equal(t, "no such package", message)
+}
+
+func TestFinishRefusesAnotherDevicesCommandAndAnUnknownOne(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	store := pgstore.NewCommands(db.Pool)
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	devices := alertDevices(t, db, 2)
+	cmd := openCommands(t, store, devices[:1], at)[0]
+	eventsBefore, _ := trail(t, db, cmd.ID)
+
+	for _, r := range []pgstore.Result{
+		{CommandID: cmd.ID, DeviceID: devices[1]},
+		{CommandID: uuid.New(), DeviceID: devices[0]},
+	} {
+		r.Status, r.FinishedAt, r.At = persistence.CommandSucceeded, at, at
+		assert.ErrorIs(t, store.Finish(ctx, r), persistence.ErrNotFound)
+	}
+	got, err := store.Get(ctx, cmd.ID)
+	require.NoError(t, err)
+	assert.Equal(t, persistence.CommandQueued, got.Status, "another device's result must not finish it")
+	events, audits := trail(t, db, cmd.ID)
+	assert.Equal(t, eventsBefore, events)
+	assert.Zero(t, audits)
+}
+
+func TestFinishKeepsTheFirstResult(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	store := pgstore.NewCommands(db.Pool)
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	device := alertDevices(t, db, 1)[0]
+	cmd := openCommands(t, store, []uuid.UUID{device}, at)[0]
+	first := pgstore.Result{CommandID: cmd.ID, DeviceID: device, Status: persistence.CommandSucceeded,
+		Message: "pong", FinishedAt: at, At: at}
+	require.NoError(t, store.Finish(ctx, first))
+	eventsAfterFirst, auditsAfterFirst := trail(t, db, cmd.ID)
+
+	second := first
+	second.Status, second.Message, second.At = persistence.CommandFailed, "late", at.Add(time.Minute)
+	assert.ErrorIs(t, store.Finish(ctx, second), pgstore.ErrCommandFinal)
+
+	got, err := store.Get(ctx, cmd.ID)
+	require.NoError(t, err)
+	assert.Equal(t, persistence.CommandSucceeded, got.Status)
+	assert.Equal(t, "pong", got.ResultMessage)
+	events, audits := trail(t, db, cmd.ID)
+	assert.Equal(t, eventsAfterFirst, events, "a refused result leaves no event")
+	assert.Equal(t, auditsAfterFirst, audits, "a refused result leaves no audit row")
+}
+
+// BenchmarkFinishConcurrent is a bulk command's results arriving at once:
+// many devices reporting in parallel, each result its own request.
+func BenchmarkFinishConcurrent(b *testing.B) {
+	db := testenv.Postgres(b)
+	ctx := context.Background()
+	store := pgstore.NewCommands(db.Pool)
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	devices := alertDevices(b, db, 1000)
+	var cmds []persistence.Command
+	for len(cmds) < b.N {
+		cmds = append(cmds, openCommands(b, store, devices, at)...)
+	}
+	var next atomic.Int64
+	b.SetParallelism(16) // goroutines per GOMAXPROCS: the server's many connections
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := cmds[next.Add(1)-1]
+			err := store.Finish(ctx, pgstore.Result{CommandID: c.ID, DeviceID: c.DeviceID,
+				Status: persistence.CommandSucceeded, Message: "pong", FinishedAt: at, At: at})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
