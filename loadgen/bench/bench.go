@@ -67,6 +67,7 @@ type bench struct {
 	creds  []loadgen.Credential
 	clocks []time.Time // each device's clock after its last run: clocks only move forward
 	res    *Results
+	start  time.Time
 }
 
 // Run runs the bench and returns its results; they are also written to
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Name == "" {
 		cfg.Name = "nexmdm_bench"
 	}
-	b := &bench{cfg: cfg, res: newResults(cfg)}
+	b := &bench{cfg: cfg, res: newResults(cfg), start: cfg.Now()}
 	var err error
 	if b.dbs, err = prepareDatabases(ctx, cfg.Postgres, cfg.Name, cfg.Nexmdm); err != nil {
 		return nil, err
@@ -136,6 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 	}
 	b.res.finish()
+	b.logf("\nbench took %s", b.elapsed())
 	if cfg.OutDir != "" {
 		if err := b.res.write(cfg.OutDir, cfg.Now()); err != nil {
 			return nil, err
@@ -143,6 +145,14 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	return b.res, nil
 }
+
+// phase announces a part of the bench with how far into it the bench is,
+// so that a slow part shows.
+func (b *bench) phase(format string, args ...any) {
+	b.logf("\n== "+format+" [at %s]", append(args, b.elapsed())...)
+}
+
+func (b *bench) elapsed() time.Duration { return b.cfg.Now().Sub(b.start).Round(time.Second) }
 
 func (b *bench) logf(format string, args ...any) {
 	if b.cfg.Progress != nil {

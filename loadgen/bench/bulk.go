@@ -29,7 +29,7 @@ type BulkCommand struct {
 // with a bulk command to b.cfg.BulkTargets devices after 3 s.
 func (b *bench) bulkCommand(ctx context.Context, sc loadgen.Scenario) error {
 	n := min(b.cfg.BulkTargets, len(b.creds))
-	b.logf("\n== bulk command: %s against NexMDM, alone and with one command to %d devices mid-run", sc.Name, n)
+	b.phase("bulk command: %s against NexMDM, alone and with one command to %d devices mid-run", sc.Name, n)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = b.creds[len(b.creds)-n+i].DeviceID // not the fleet's own devices

@@ -36,7 +36,7 @@ const (
 func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
 	sc.Duration = min(sc.Duration, fanOutRun)
 	n := b.cfg.Dashboards
-	b.logf("\n== fan-out: %s against NexMDM, alone and with %d dashboards on /admin/ws", sc.Name, n)
+	b.phase("fan-out: %s against NexMDM, alone and with %d dashboards on /admin/ws", sc.Name, n)
 	if err := b.addDashboardUser(ctx); err != nil {
 		return fmt.Errorf("dashboard user: %w", err)
 	}

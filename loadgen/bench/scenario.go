@@ -16,7 +16,7 @@ import (
 // scenario runs sc Runs times against every target, rotating the order of
 // the targets from run to run.
 func (b *bench) scenario(ctx context.Context, sc loadgen.Scenario) error {
-	b.logf("\n== %s: %s (scaled to %d devices)", sc.Name, sc.About, sc.Devices)
+	b.phase("%s: %s (scaled to %d devices)", sc.Name, sc.About, sc.Devices)
 	sr := b.res.addScenario(sc)
 	for r := range b.cfg.Runs {
 		for i := range targetOrder {
@@ -125,7 +125,7 @@ func (b *bench) prime(ctx context.Context) error {
 	if err := flushRedisPrefix(ctx, b.cfg.Redis, b.redisPrefix()); err != nil {
 		return err
 	}
-	b.logf("\n== priming: every device sends one heartbeat, so NexMDM starts with a live fleet")
+	b.phase("priming: every device sends one heartbeat, so NexMDM starts with a live fleet")
 	srv, err := b.startNexmdm(ctx)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (b *bench) measureEmpty(ctx context.Context) error {
 // whole primed fleet to hydrate from Redis and PostgreSQL, and its memory
 // once it is.
 func (b *bench) restarts(ctx context.Context) error {
-	b.logf("\n== restart: NexMDM from exec to ready with %d devices to hydrate", len(b.creds))
+	b.phase("restart: NexMDM from exec to ready with %d devices to hydrate", len(b.creds))
 	rs := &Restart{Devices: len(b.creds)}
 	for i := range b.cfg.Restarts {
 		srv, took, err := b.startNexmdmOn(ctx, b.dbs.nexmdm, b.redisPrefix())
@@ -213,7 +213,7 @@ func (b *bench) soak(ctx context.Context) error {
 	sc, _ := loadgen.Lookup("soak")
 	sc.Devices = max(10, int(float64(sc.Devices)*b.cfg.Scale))
 	sc.Duration = b.cfg.Soak
-	b.logf("\n== soak: %d devices for %v against NexMDM, sampling its RSS", sc.Devices, sc.Duration)
+	b.phase("soak: %d devices for %v against NexMDM, sampling its RSS", sc.Devices, sc.Duration)
 	srv, err := b.startNexmdm(ctx)
 	if err != nil {
 		return err
