@@ -36,13 +36,29 @@ func trail(t *testing.T, db *testenv.DB, id uuid.UUID) (events, audits int) {
 	return events, audits
 }
 
+// openCommand is a database with some devices and one queued command for
+// the first of them.
+type openCommand struct {
+	db      *testenv.DB
+	store   *pgstore.Commands
+	devices []uuid.UUID
+	cmd     persistence.Command
+	at      time.Time
+}
+
+func withOpenCommand(t *testing.T, devices int) openCommand {
+	t.Helper()
+	o := openCommand{db: testenv.Postgres(t), at: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
+	o.store = pgstore.NewCommands(o.db.Pool)
+	o.devices = alertDevices(t, o.db, devices)
+	o.cmd = openCommands(t, o.store, o.devices[:1], o.at)[0]
+	return o
+}
+
 func TestFinishStoresTheResultWithItsEventAndAudit(t *testing.T) {
-	db := testenv.Postgres(t)
+	o := withOpenCommand(t, 1)
+	db, store, device, cmd, at := o.db, o.store, o.devices[0], o.cmd, o.at
 	ctx := context.Background()
-	store := pgstore.NewCommands(db.Pool)
-	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	device := alertDevices(t, db, 1)[0]
-	cmd := openCommands(t, store, []uuid.UUID{device}, at)[0]
 	eventsBefore, _ := trail(t, db, cmd.ID)
 
 	finished := at.Add(2 * time.Second)
@@ -71,12 +87,9 @@ func TestFinishStoresTheResultWithItsEventAndAudit(t *testing.T) {
 }
 
 func TestFinishRefusesAnotherDevicesCommandAndAnUnknownOne(t *testing.T) {
-	db := testenv.Postgres(t)
+	o := withOpenCommand(t, 2)
+	db, store, devices, cmd, at := o.db, o.store, o.devices, o.cmd, o.at
 	ctx := context.Background()
-	store := pgstore.NewCommands(db.Pool)
-	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	devices := alertDevices(t, db, 2)
-	cmd := openCommands(t, store, devices[:1], at)[0]
 	eventsBefore, _ := trail(t, db, cmd.ID)
 
 	for _, r := range []pgstore.Result{
@@ -95,12 +108,9 @@ func TestFinishRefusesAnotherDevicesCommandAndAnUnknownOne(t *testing.T) {
 }
 
 func TestFinishKeepsTheFirstResult(t *testing.T) {
-	db := testenv.Postgres(t)
+	o := withOpenCommand(t, 1)
+	db, store, device, cmd, at := o.db, o.store, o.devices[0], o.cmd, o.at
 	ctx := context.Background()
-	store := pgstore.NewCommands(db.Pool)
-	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	device := alertDevices(t, db, 1)[0]
-	cmd := openCommands(t, store, []uuid.UUID{device}, at)[0]
 	first := pgstore.Result{CommandID: cmd.ID, DeviceID: device, Status: persistence.CommandSucceeded,
 		Message: "pong", FinishedAt: at, At: at}
 	require.NoError(t, store.Finish(ctx, first))
