@@ -2,8 +2,8 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,7 +76,7 @@ func (d *Directory) openCommands(ctx context.Context, device uuid.UUID) ([]persi
 
 // QueueCommands hands stored commands to their devices' actors, which push
 // them and deliver them with the next heartbeat answer. Devices without a
-// live actor are woken in the background, a few at a time, so that a bulk
+// live actor are woken in the background, in batches, so that a bulk
 // command to 10,000 idle devices neither waits for 10,000 hydrations nor
 // takes the database from ingest. Unknown and deleted devices are skipped.
 func (d *Directory) QueueCommands(cmds []persistence.Command) {
@@ -108,26 +108,82 @@ func (d *Directory) sendIfLive(id uuid.UUID, msg any) bool {
 	return true
 }
 
-// wakeWorkers bounds the hydrations a bulk command runs at once.
-const wakeWorkers = 4
+// wakeBatch is how many idle devices one set of hydration queries loads:
+// three round trips for the batch. Woken one by one (four at a time), the
+// 10,000 targets of a bulk command took three round trips each, for
+// seconds, and a fleet's heartbeats waited behind them all along.
+const wakeBatch = 500
 
+// wake spawns the actors of idle devices and hands each its commands,
+// one batch of devices after another.
 func (d *Directory) wake(cmds []persistence.Command) {
-	next := make(chan persistence.Command)
-	var wg sync.WaitGroup
-	for range wakeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range next {
-				_ = d.send(c.DeviceID, &commandQueued{cmd: c})
-			}
-		}()
-	}
+	byDevice := make(map[uuid.UUID][]persistence.Command)
+	var ids []uuid.UUID
 	for _, c := range cmds {
-		next <- c
+		if byDevice[c.DeviceID] == nil {
+			ids = append(ids, c.DeviceID)
+		}
+		byDevice[c.DeviceID] = append(byDevice[c.DeviceID], c)
 	}
-	close(next)
-	wg.Wait()
+	for batch := range slices.Chunk(ids, wakeBatch) {
+		loaded, err := d.loadMany(batch)
+		if err != nil { // one at a time, as a heartbeat would wake them
+			d.log.Warn().Str("event", "device.hydrate.batch_error").Int("devices", len(batch)).Err(err).Msg("waking devices one by one")
+		}
+		for _, id := range batch {
+			for _, c := range byDevice[id] {
+				msg := &commandQueued{cmd: c}
+				if l := loaded[id]; l == nil || errors.Is(d.spawnLoaded(id, l, msg), errStale) {
+					_ = d.send(id, msg)
+				}
+			}
+		}
+	}
+}
+
+// loadMany is load for a batch of devices; unknown ones are left out.
+func (d *Directory) loadMany(ids []uuid.UUID) (map[uuid.UUID]*loaded, error) {
+	gens := make([]uint32, len(ids))
+	for i, id := range ids {
+		s := d.shard(id)
+		s.mu.RLock()
+		if e := s.m[id]; e != nil {
+			gens[i] = e.gen
+		}
+		s.mu.RUnlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.sh.cfg.HydrateTimeout)
+	defer cancel()
+	recs, err := d.devices.LoadMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.snaps.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var open []persistence.Command
+	if d.cmds != nil {
+		if open, err = d.cmds.OpenOf(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	snapOf := make(map[uuid.UUID][]byte, len(ids))
+	genOf := make(map[uuid.UUID]uint32, len(ids))
+	for i, id := range ids {
+		snapOf[id], genOf[id] = snaps[i], gens[i]
+	}
+	out := make(map[uuid.UUID]*loaded, len(recs))
+	for _, rec := range recs {
+		st, source := d.hydrateState(rec, snapOf[rec.ID])
+		out[rec.ID] = &loaded{st: st, source: source, gen: genOf[rec.ID]}
+	}
+	for _, c := range open {
+		if l := out[c.DeviceID]; l != nil {
+			l.st.commands = append(l.st.commands, c)
+		}
+	}
+	return out, nil
 }
 
 // CommandFinished tells a device's actor that a command has its result.

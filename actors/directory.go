@@ -26,6 +26,9 @@ var (
 	ErrDeviceDeleted = errors.New("device deleted")
 	// ErrUnavailable means the device's state could not be loaded: 503.
 	ErrUnavailable = errors.New("device state unavailable")
+
+	// errStale: a device's state was loaded before it was re-enrolled.
+	errStale = errors.New("device re-enrolled while loading")
 )
 
 // SnapshotStore keeps device actors' snapshots (Redis).
@@ -39,6 +42,7 @@ type SnapshotStore interface {
 // DeviceStore is the durable device repository (Postgres).
 type DeviceStore interface {
 	Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error)
+	LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error)
 	Count(ctx context.Context) (int, error)
 	ForEach(ctx context.Context, fn func(*persistence.DeviceRecord) error) error
 	Tombstones(ctx context.Context) ([]uuid.UUID, error)
@@ -435,33 +439,37 @@ type loaded struct {
 // spawnAndSend hydrates a device that has no actor, spawns one and sends it
 // msg. Concurrent first messages share one load.
 func (d *Directory) spawnAndSend(id uuid.UUID, msg any) error {
-	s := d.shard(id)
 	for range 3 {
 		v, err, _ := d.hydrating.Do(id.String(), func() (any, error) { return d.load(id) })
 		if err != nil {
 			return err
 		}
-		l := v.(*loaded)
-		s.mu.Lock()
-		e := s.m[id]
-		switch {
-		case e == nil:
-			s.mu.Unlock()
-			return ErrUnknownDevice
-		case e.deleted:
-			s.mu.Unlock()
-			return ErrDeviceDeleted
-		case e.actor.pid == nil && e.gen != l.gen:
-			s.mu.Unlock()
-			continue // re-enrolled while loading: load again
-		case e.actor.pid == nil:
-			e.actor = d.spawnLocked(id, e, l.st, l.source)
+		if err := d.spawnLoaded(id, v.(*loaded), msg); !errors.Is(err, errStale) {
+			return err
 		}
-		e.actor.send(msg)
-		s.mu.Unlock()
-		return nil
 	}
 	return ErrUnavailable
+}
+
+// spawnLoaded sends msg to the device's actor, spawning it from l when it
+// has none. errStale means l was loaded before the device was re-enrolled.
+func (d *Directory) spawnLoaded(id uuid.UUID, l *loaded, msg any) error {
+	s := d.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[id]
+	switch {
+	case e == nil:
+		return ErrUnknownDevice
+	case e.deleted:
+		return ErrDeviceDeleted
+	case e.actor.pid == nil && e.gen != l.gen:
+		return errStale
+	case e.actor.pid == nil:
+		e.actor = d.spawnLocked(id, e, l.st, l.source)
+	}
+	e.actor.send(msg)
+	return nil
 }
 
 func (d *Directory) load(id uuid.UUID) (*loaded, error) {

@@ -85,6 +85,7 @@ type fixture struct {
 	redis    *testenv.Redis
 	clock    *fakeClock
 	devices  *pgstore.Devices
+	commands *pgstore.Commands
 	writer   *pgstore.Writer
 	snaps    *snapstore.Store
 	dir      *actors.Directory
@@ -103,6 +104,7 @@ func newFixture(t *testing.T, tune ...func(*actors.Config)) *fixture {
 		pepper: []byte("pepper-one"),
 	}
 	f.devices = pgstore.NewDevices(f.db.Pool)
+	f.commands = pgstore.NewCommands(f.db.Pool)
 	f.cfg = actors.DefaultConfig()
 	f.cfg.PepperID = "p1"
 	for _, fn := range tune {
@@ -128,7 +130,7 @@ func (f *fixture) start(t *testing.T) {
 		f.alerts = &alertRecorder{}
 	}
 	f.dir = actors.NewDirectory(bg, f.cfg, actors.Deps{
-		System: system, Sink: f.writer, Devices: f.devices, Snapshots: f.snaps,
+		System: system, Sink: f.writer, Devices: f.devices, Snapshots: f.snaps, Commands: f.commands,
 		Listeners: []actors.StatusListener{f.presence}, Alerts: f.alerts, Log: zerolog.Nop(), Now: f.clock.Now,
 	})
 	require.NoError(t, f.dir.Start(ctx))

@@ -157,9 +157,19 @@ func scanCommand(row pgx.CollectableRow) (CommandRecord, error) {
 // Open returns the open commands of devices, oldest first, for their
 // actors: of one device, or of all when device is uuid.Nil.
 func (c *Commands) Open(ctx context.Context, device uuid.UUID) ([]persistence.Command, error) {
+	return c.open(ctx, `$1 = '00000000-0000-0000-0000-000000000000'::uuid OR device_id = $1`, device)
+}
+
+// OpenOf returns the open commands of the devices, oldest first: one query
+// for a batch of actors woken together.
+func (c *Commands) OpenOf(ctx context.Context, devices []uuid.UUID) ([]persistence.Command, error) {
+	return c.open(ctx, `device_id = ANY($1)`, devices)
+}
+
+func (c *Commands) open(ctx context.Context, devicesMatch string, arg any) ([]persistence.Command, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+commandColumns+` FROM commands
-		WHERE status IN ('queued', 'sent', 'delivered') AND ($1 = '00000000-0000-0000-0000-000000000000'::uuid OR device_id = $1)
-		ORDER BY issued_at`, device)
+		WHERE status IN ('queued', 'sent', 'delivered') AND (`+devicesMatch+`)
+		ORDER BY issued_at`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("open commands: %w", err)
 	}

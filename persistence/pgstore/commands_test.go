@@ -156,3 +156,28 @@ func BenchmarkFinishConcurrent(b *testing.B) {
 		}
 	})
 }
+
+// Waking a batch of devices reads them and their open commands in one
+// query each: only the devices asked for that exist, and only their open
+// commands.
+func TestBatchReadsTakeOnlyTheDevicesAskedForAndTheirOpenCommands(t *testing.T) {
+	o := withOpenCommand(t, 4)
+	ctx := context.Background()
+	asked := []uuid.UUID{o.devices[0], o.devices[1], uuid.New()} // the last is unknown
+	second := openCommands(t, o.store, o.devices[1:3], o.at)     // one for a device not asked for
+	_, err := o.db.Pool.Exec(ctx, `UPDATE commands SET status = 'succeeded' WHERE id = $1`, o.cmd.ID)
+	require.NoError(t, err)
+
+	recs, err := pgstore.NewDevices(o.db.Pool).LoadMany(ctx, asked)
+	require.NoError(t, err)
+	var got []uuid.UUID
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	assert.ElementsMatch(t, asked[:2], got, "an unknown id is left out")
+
+	open, err := o.store.OpenOf(ctx, asked)
+	require.NoError(t, err)
+	require.Len(t, open, 1, "the finished command and the one of a device not asked for are left out")
+	assert.Equal(t, second[0].ID, open[0].ID)
+}

@@ -63,6 +63,8 @@ func BenchmarkWriterStress(b *testing.B) {
 	pump(b.N, 1)
 }
 
+const appsInUse = `{"com.example.pos":1764990000000,"com.android.settings":1764980000000}`
+
 // stressHeartbeat is a heartbeat with every field, as the loadgen sends.
 func stressHeartbeat(id uuid.UUID, ts time.Time, rng *rand.Rand) persistence.Heartbeat {
 	return persistence.Heartbeat{
@@ -74,8 +76,7 @@ func stressHeartbeat(id uuid.UUID, ts time.Time, rng *rand.Rand) persistence.Hea
 			persistence.HasNetValidated | persistence.HasQueueDepth,
 		BatteryPct: int16(rng.IntN(101)), Charging: rng.IntN(2) == 0, RAMUsedMB: 1800 + rng.Int32N(900), RAMTotalMB: 3712,
 		UptimeS: rng.Int64N(1_000_000), NetType: "wifi", SSID: "store-412", SignalDBm: -40 - int16(rng.IntN(50)),
-		AgentVersion: "1.4.2", AgentVersionCode: 10402, ForegroundPkg: "com.example.pos",
-		AppLastForeground: `{"com.example.pos":1764990000000,"com.android.settings":1764980000000}`,
+		AgentVersion: "1.4.2", AgentVersionCode: 10402, ForegroundPkg: "com.example.pos", AppLastForeground: appsInUse,
 		PowerOK: true, DozeWhitelisted: true, NetValidated: true, QueueDepth: int32(rng.IntN(3)),
 	}
 }

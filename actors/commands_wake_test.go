@@ -1,0 +1,56 @@
+package actors_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nexmdm/nexmdm/persistence"
+)
+
+// A bulk command to devices without a live actor wakes them, a batch of
+// devices at a time, so that each holds its command and expires it on time
+// even if the device never comes back. A device deleted before the command
+// reached it stays asleep.
+func TestCommandsWakeIdleDevicesToExpireOnTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = 1200 // more than two batches
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i], _ = f.enroll(t, fmt.Sprintf("idle-%04d", i))
+	}
+	require.Zero(t, f.dir.Live(), "enrolled devices that never reported have no actor")
+
+	now := f.clock.Now()
+	cmds := make([]persistence.Command, n)
+	for i, id := range ids {
+		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
+			IssuedAt: now, ExpiresAt: now.Add(time.Minute), KeyID: "k1", Sig: "sig"}
+	}
+	require.NoError(t, f.commands.Create(ctx, cmds, "test", now))
+	deleted := ids[n-1]
+	_, err := f.dir.Delete(ctx, []uuid.UUID{deleted})
+	require.NoError(t, err)
+
+	f.dir.QueueCommands(cmds)
+	require.Eventually(t, func() bool { return f.dir.Live() == n-1 }, 20*time.Second, 10*time.Millisecond,
+		"every idle device but the deleted one is woken")
+
+	f.clock.Advance(2 * time.Minute)
+	f.dir.Sweep(f.clock.Now())
+	expired := func() int {
+		var c int
+		require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM commands WHERE status = 'expired'`).Scan(&c))
+		return c
+	}
+	require.Eventually(t, func() bool { return expired() == n-1 }, 20*time.Second, 50*time.Millisecond)
+	var left int
+	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM commands WHERE device_id = $1`, deleted).Scan(&left))
+	assert.Zero(t, left, "the deleted device's command went with it")
+}
