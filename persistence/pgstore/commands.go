@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nexmdm/nexmdm/persistence"
@@ -50,14 +51,14 @@ func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, creat
 			[]string{"id", "device_id", "type", "params_json", "status", "issued_at", "expires_at", "hmac_key_id", "sig", "created_by", "updated_at"},
 			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
 				m := &cmds[i]
-				return []any{m.ID, m.DeviceID, m.Type, m.ParamsJSON, persistence.CommandQueued, m.IssuedAt, m.ExpiresAt, m.KeyID, m.Sig, createdBy, at}, nil
+				return []any{pgUUID(m.ID), pgUUID(m.DeviceID), m.Type, m.ParamsJSON, persistence.CommandQueued, m.IssuedAt, m.ExpiresAt, m.KeyID, m.Sig, createdBy, at}, nil
 			}))
 		if err != nil {
 			return err
 		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"command_events"}, []string{"command_id", "at", "status", "detail"},
 			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
-				return []any{cmds[i].ID, at, persistence.CommandQueued, "by " + createdBy}, nil
+				return []any{pgUUID(cmds[i].ID), at, persistence.CommandQueued, "by " + createdBy}, nil
 			}))
 		return err
 	})
@@ -66,6 +67,11 @@ func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, creat
 	}
 	return nil
 }
+
+// pgUUID hands id to pgx in binary. A uuid.UUID is a driver.Valuer, which
+// pgx encodes through its text form: a tenth of a second of CPU for the
+// 10,000 rows of a bulk command.
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // Apply records transitions of open commands in one transaction. A
 // transition of a command that is already final, or gone, is skipped: the
