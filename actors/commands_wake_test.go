@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nexmdm/nexmdm/actors"
 	"github.com/nexmdm/nexmdm/persistence"
 )
 
@@ -53,4 +55,60 @@ func TestCommandsWakeIdleDevicesToExpireOnTime(t *testing.T) {
 	var left int
 	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM commands WHERE device_id = $1`, deleted).Scan(&left))
 	assert.Zero(t, left, "the deleted device's command went with it")
+}
+
+// Heartbeats racing the wake of their devices meet one actor per device:
+// each is stored once and answered with its device's command.
+func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = 600
+	ids, secrets := make([]uuid.UUID, n), make([]string, n)
+	for i := range ids {
+		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("racing-%04d", i))
+	}
+	now := f.clock.Now()
+	cmds := make([]persistence.Command, n)
+	for i, id := range ids {
+		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
+			IssuedAt: now, ExpiresAt: now.Add(time.Hour), KeyID: "k1", Sig: "sig"}
+	}
+	require.NoError(t, f.commands.Create(ctx, cmds, "test", now))
+
+	type answer struct {
+		outcome  actors.Outcome
+		commands []uuid.UUID
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := f.send(t, ids[i], secrets[i], now, 50)
+			if !assert.NoError(t, err) {
+				return
+			}
+			rep, ok := req.Wait(20 * time.Second)
+			if !assert.True(t, ok, "no reply") {
+				return
+			}
+			answers[i].outcome = rep.Outcome
+			for _, c := range req.Commands {
+				answers[i].commands = append(answers[i].commands, c.ID)
+			}
+			req.Release()
+		}()
+	}
+	f.dir.QueueCommands(cmds)
+	wg.Wait()
+
+	for i, a := range answers {
+		assert.Equal(t, actors.Stored, a.outcome, "device %d", i)
+		assert.Equal(t, []uuid.UUID{cmds[i].ID}, a.commands, "device %d", i)
+	}
+	assert.Equal(t, n, f.dir.Live(), "one actor per device")
+	var rows int
+	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&rows))
+	assert.Equal(t, n, rows)
 }
