@@ -15,6 +15,20 @@ import (
 	"github.com/nexmdm/nexmdm/persistence"
 )
 
+// storePings stores a queued ping for each device, as a bulk command does
+// before it hands them to the directory.
+func (f *fixture) storePings(t *testing.T, devices []uuid.UUID, ttl time.Duration) []persistence.Command {
+	t.Helper()
+	now := f.clock.Now()
+	cmds := make([]persistence.Command, len(devices))
+	for i, id := range devices {
+		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
+			IssuedAt: now, ExpiresAt: now.Add(ttl), KeyID: "k1", Sig: "sig"}
+	}
+	require.NoError(t, f.commands.Create(context.Background(), cmds, "test", now))
+	return cmds
+}
+
 // A bulk command to devices without a live actor wakes them, a batch of
 // devices at a time, so that each holds its command and expires it on time
 // even if the device never comes back. A device deleted before the command
@@ -29,13 +43,7 @@ func TestCommandsWakeIdleDevicesToExpireOnTime(t *testing.T) {
 	}
 	require.Zero(t, f.dir.Live(), "enrolled devices that never reported have no actor")
 
-	now := f.clock.Now()
-	cmds := make([]persistence.Command, n)
-	for i, id := range ids {
-		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
-			IssuedAt: now, ExpiresAt: now.Add(time.Minute), KeyID: "k1", Sig: "sig"}
-	}
-	require.NoError(t, f.commands.Create(ctx, cmds, "test", now))
+	cmds := f.storePings(t, ids, time.Minute)
 	deleted := ids[n-1]
 	_, err := f.dir.Delete(ctx, []uuid.UUID{deleted})
 	require.NoError(t, err)
@@ -68,12 +76,7 @@ func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
 		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("racing-%04d", i))
 	}
 	now := f.clock.Now()
-	cmds := make([]persistence.Command, n)
-	for i, id := range ids {
-		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
-			IssuedAt: now, ExpiresAt: now.Add(time.Hour), KeyID: "k1", Sig: "sig"}
-	}
-	require.NoError(t, f.commands.Create(ctx, cmds, "test", now))
+	cmds := f.storePings(t, ids, time.Hour)
 
 	type answer struct {
 		outcome  actors.Outcome
