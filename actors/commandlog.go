@@ -13,7 +13,7 @@ import (
 
 // CommandStore keeps commands (Postgres).
 type CommandStore interface {
-	Open(ctx context.Context, device uuid.UUID) ([]persistence.Command, error)
+	OpenAll(ctx context.Context) ([]persistence.Command, error)
 	OpenOf(ctx context.Context, devices []uuid.UUID) ([]persistence.Command, error)
 	Apply(ctx context.Context, ts []persistence.CommandTransition) error
 }

@@ -67,13 +67,6 @@ func (a *deviceActor) authorize(digest *[32]byte) Outcome {
 	return Unauthorized
 }
 
-func (d *Directory) openCommands(ctx context.Context, device uuid.UUID) ([]persistence.Command, error) {
-	if d.cmds == nil {
-		return nil, nil
-	}
-	return d.cmds.Open(ctx, device)
-}
-
 // QueueCommands hands stored commands to their devices' actors, which push
 // them and deliver them with the next heartbeat answer. Devices without a
 // live actor are woken in the background, in batches, so that a bulk
@@ -139,51 +132,6 @@ func (d *Directory) wake(cmds []persistence.Command) {
 			}
 		}
 	}
-}
-
-// loadMany is load for a batch of devices; unknown ones are left out.
-func (d *Directory) loadMany(ids []uuid.UUID) (map[uuid.UUID]*loaded, error) {
-	gens := make([]uint32, len(ids))
-	for i, id := range ids {
-		s := d.shard(id)
-		s.mu.RLock()
-		if e := s.m[id]; e != nil {
-			gens[i] = e.gen
-		}
-		s.mu.RUnlock()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.sh.cfg.HydrateTimeout)
-	defer cancel()
-	recs, err := d.devices.LoadMany(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	snaps, err := d.snaps.GetMany(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var open []persistence.Command
-	if d.cmds != nil {
-		if open, err = d.cmds.OpenOf(ctx, ids); err != nil {
-			return nil, err
-		}
-	}
-	snapOf := make(map[uuid.UUID][]byte, len(ids))
-	genOf := make(map[uuid.UUID]uint32, len(ids))
-	for i, id := range ids {
-		snapOf[id], genOf[id] = snaps[i], gens[i]
-	}
-	out := make(map[uuid.UUID]*loaded, len(recs))
-	for _, rec := range recs {
-		st, source := d.hydrateState(rec, snapOf[rec.ID])
-		out[rec.ID] = &loaded{st: st, source: source, gen: genOf[rec.ID]}
-	}
-	for _, c := range open {
-		if l := out[c.DeviceID]; l != nil {
-			l.st.commands = append(l.st.commands, c)
-		}
-	}
-	return out, nil
 }
 
 // CommandFinished tells a device's actor that a command has its result.

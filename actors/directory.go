@@ -34,14 +34,12 @@ var (
 // SnapshotStore keeps device actors' snapshots (Redis).
 type SnapshotStore interface {
 	Put(id uuid.UUID, data []byte) // must not block: coalesced and flushed later
-	Get(ctx context.Context, id uuid.UUID) ([]byte, error)
 	GetMany(ctx context.Context, ids []uuid.UUID) ([][]byte, error)
 	Delete(ctx context.Context, ids []uuid.UUID) error
 }
 
 // DeviceStore is the durable device repository (Postgres).
 type DeviceStore interface {
-	Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error)
 	LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error)
 	Count(ctx context.Context) (int, error)
 	ForEach(ctx context.Context, fn func(*persistence.DeviceRecord) error) error
@@ -276,7 +274,10 @@ func (d *Directory) Start(ctx context.Context) error {
 	for i := range d.shards {
 		d.shards[i].views = make([]deviceView, 0, n/shardCount+n/(8*shardCount)+16)
 	}
-	open, err := d.openCommands(ctx, uuid.Nil)
+	var open []persistence.Command
+	if d.cmds != nil {
+		open, err = d.cmds.OpenAll(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("load open commands: %w", err)
 	}
@@ -473,36 +474,64 @@ func (d *Directory) spawnLoaded(id uuid.UUID, l *loaded, msg any) error {
 }
 
 func (d *Directory) load(id uuid.UUID) (*loaded, error) {
-	s := d.shard(id)
-	s.mu.RLock()
-	var gen uint32
-	if e := s.m[id]; e != nil {
-		gen = e.gen
-	}
-	s.mu.RUnlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), d.sh.cfg.HydrateTimeout)
-	defer cancel()
-	rec, err := d.devices.Load(ctx, id)
-	if errors.Is(err, persistence.ErrNotFound) {
-		return nil, ErrUnknownDevice
-	}
+	l, err := d.loadMany([]uuid.UUID{id})
 	if err != nil {
 		d.log.Error().Str("event", "device.hydrate.error").Stringer("device_id", id).Err(err).Msg("load device")
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	snap, err := d.snaps.Get(ctx, id)
+	if l[id] == nil {
+		return nil, ErrUnknownDevice
+	}
+	return l[id], nil
+}
+
+// loadMany hydrates the state of devices from Postgres and their
+// snapshots, with one read of each for the batch; unknown devices are left
+// out.
+func (d *Directory) loadMany(ids []uuid.UUID) (map[uuid.UUID]*loaded, error) {
+	gens := make([]uint32, len(ids))
+	for i, id := range ids {
+		s := d.shard(id)
+		s.mu.RLock()
+		if e := s.m[id]; e != nil {
+			gens[i] = e.gen
+		}
+		s.mu.RUnlock()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.sh.cfg.HydrateTimeout)
+	defer cancel()
+	recs, err := d.devices.LoadMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := d.snaps.GetMany(ctx, ids)
 	if err != nil {
 		// Postgres alone is enough: the snapshot only adds recency.
-		d.log.Warn().Str("event", "device.snapshot.error").Stringer("device_id", id).Err(err).Msg("read snapshot")
-		snap = nil
+		d.log.Warn().Str("event", "device.snapshot.error").Int("devices", len(ids)).Err(err).Msg("read snapshots")
+		snaps = make([][]byte, len(ids))
 	}
-	st, source := d.hydrateState(rec, snap)
-	if st.commands, err = d.openCommands(ctx, id); err != nil {
-		d.log.Error().Str("event", "device.hydrate.error").Stringer("device_id", id).Err(err).Msg("load open commands")
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	var open []persistence.Command
+	if d.cmds != nil {
+		if open, err = d.cmds.OpenOf(ctx, ids); err != nil {
+			return nil, err
+		}
 	}
-	return &loaded{st: st, source: source, gen: gen}, nil
+	snapOf := make(map[uuid.UUID][]byte, len(ids))
+	genOf := make(map[uuid.UUID]uint32, len(ids))
+	for i, id := range ids {
+		snapOf[id], genOf[id] = snaps[i], gens[i]
+	}
+	out := make(map[uuid.UUID]*loaded, len(recs))
+	for _, rec := range recs {
+		st, source := d.hydrateState(rec, snapOf[rec.ID])
+		out[rec.ID] = &loaded{st: st, source: source, gen: genOf[rec.ID]}
+	}
+	for _, c := range open {
+		if l := out[c.DeviceID]; l != nil {
+			l.st.commands = append(l.st.commands, c)
+		}
+	}
+	return out, nil
 }
 
 // Enrolled records a new device, or new credentials and facts for an

@@ -139,11 +139,18 @@ type benchDevices struct {
 	digest []byte
 }
 
-func (s *benchDevices) Load(_ context.Context, id uuid.UUID) (*persistence.DeviceRecord, error) {
-	return &persistence.DeviceRecord{ID: id, TokenDigest: s.digest, PepperID: "p1"}, nil
+func (s *benchDevices) LoadMany(_ context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error) {
+	recs := make([]*persistence.DeviceRecord, len(ids))
+	for i, id := range ids {
+		recs[i] = &persistence.DeviceRecord{ID: id, TokenDigest: s.digest, PepperID: "p1"}
+	}
+	return recs, nil
 }
 
 type discardSnapshots struct{ SnapshotStore }
 
-func (discardSnapshots) Put(uuid.UUID, []byte)                          {}
-func (discardSnapshots) Get(context.Context, uuid.UUID) ([]byte, error) { return nil, nil }
+func (discardSnapshots) Put(uuid.UUID, []byte) {}
+
+func (discardSnapshots) GetMany(_ context.Context, ids []uuid.UUID) ([][]byte, error) {
+	return make([][]byte, len(ids)), nil
+}

@@ -160,22 +160,22 @@ func scanCommand(row pgx.CollectableRow) (CommandRecord, error) {
 	return r, err
 }
 
-// Open returns the open commands of devices, oldest first, for their
-// actors: of one device, or of all when device is uuid.Nil.
-func (c *Commands) Open(ctx context.Context, device uuid.UUID) ([]persistence.Command, error) {
-	return c.open(ctx, `$1 = '00000000-0000-0000-0000-000000000000'::uuid OR device_id = $1`, device)
+// OpenAll returns every open command, oldest first, for the actors of a
+// starting server.
+func (c *Commands) OpenAll(ctx context.Context) ([]persistence.Command, error) {
+	return c.open(ctx, `true`)
 }
 
 // OpenOf returns the open commands of the devices, oldest first: one query
-// for a batch of actors woken together.
+// for a batch of actors hydrated together.
 func (c *Commands) OpenOf(ctx context.Context, devices []uuid.UUID) ([]persistence.Command, error) {
 	return c.open(ctx, `device_id = ANY($1)`, devices)
 }
 
-func (c *Commands) open(ctx context.Context, devicesMatch string, arg any) ([]persistence.Command, error) {
+func (c *Commands) open(ctx context.Context, devicesMatch string, args ...any) ([]persistence.Command, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+commandColumns+` FROM commands
 		WHERE status IN ('queued', 'sent', 'delivered') AND (`+devicesMatch+`)
-		ORDER BY issued_at`, arg)
+		ORDER BY issued_at`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("open commands: %w", err)
 	}

@@ -113,26 +113,6 @@ const deviceRecordSQL = `
 		s.net_validated, s.queue_depth
 	FROM devices d LEFT JOIN device_last_status s ON s.device_id = d.id`
 
-// Load reads one device, or persistence.ErrNotFound.
-func (d *Devices) Load(ctx context.Context, id uuid.UUID) (*persistence.DeviceRecord, error) {
-	rows, err := d.pool.Query(ctx, deviceRecordSQL+` WHERE d.id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("load device: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("load device: %w", err)
-		}
-		return nil, persistence.ErrNotFound
-	}
-	rec, err := scanDeviceRecord(rows)
-	if err != nil {
-		return nil, fmt.Errorf("load device: %w", err)
-	}
-	return rec, nil
-}
-
 // LoadMany reads the devices of ids that exist, in no particular order:
 // one query where Load would take one per device.
 func (d *Devices) LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error) {
