@@ -68,12 +68,7 @@ const appsInUse = `{"com.example.pos":1764990000000,"com.android.settings":17649
 // stressHeartbeat is a heartbeat with every field, as the loadgen sends.
 func stressHeartbeat(id uuid.UUID, ts time.Time, rng *rand.Rand) persistence.Heartbeat {
 	return persistence.Heartbeat{
-		DeviceID: id, TS: ts, ReceivedAt: ts,
-		Has: persistence.HasBattery | persistence.HasCharging | persistence.HasRAMUsed | persistence.HasRAMTotal |
-			persistence.HasUptime | persistence.HasNetType | persistence.HasSSID | persistence.HasSignal |
-			persistence.HasAgentVersion | persistence.HasAgentVersionCode | persistence.HasForegroundPkg |
-			persistence.HasAppLastForeground | persistence.HasPowerOK | persistence.HasDozeWhitelisted |
-			persistence.HasNetValidated | persistence.HasQueueDepth,
+		DeviceID: id, TS: ts, ReceivedAt: ts, Has: ^persistence.Fields(0),
 		BatteryPct: int16(rng.IntN(101)), Charging: rng.IntN(2) == 0, RAMUsedMB: 1800 + rng.Int32N(900), RAMTotalMB: 3712,
 		UptimeS: rng.Int64N(1_000_000), NetType: "wifi", SSID: "store-412", SignalDBm: -40 - int16(rng.IntN(50)),
 		AgentVersion: "1.4.2", AgentVersionCode: 10402, ForegroundPkg: "com.example.pos", AppLastForeground: appsInUse,
