@@ -103,6 +103,14 @@ var partitionNameRE = regexp.MustCompile(`^heartbeats_p[0-9]{8}$`)
 
 // connect opens the dedicated connection a run holds its advisory lock on;
 // closing it releases the lock and every session setting.
+// unlockRetention gives the retention lock back before its connection
+// closes. Closing alone would free it only once the server's backend has
+// exited, after Close returns, and a run started right after could still
+// find it held and skip.
+func unlockRetention(conn *pgx.Conn) {
+	_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, retentionLock)
+}
+
 func (a *Archiver) connect(ctx context.Context) (*pgx.Conn, error) {
 	cfg := a.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "nexmdm-retention"
@@ -157,6 +165,7 @@ func (a *Archiver) runRetention(ctx context.Context, retention time.Duration) (R
 		rep.Skipped = true
 		return rep, nil
 	}
+	defer unlockRetention(conn)
 	now := a.now()
 	cands, err := a.candidates(ctx, conn, now.Add(-retention))
 	if err != nil {

@@ -43,6 +43,7 @@ func (a *Archiver) Restore(ctx context.Context, partition string) (RestoreResult
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, retentionLock); err != nil {
 		return res, fmt.Errorf("retention lock: %w", err)
 	}
+	defer unlockRetention(conn)
 	ar, err := archiveRow(ctx, conn, partition)
 	if err == nil && ar.ArchivedAt == nil {
 		err = fmt.Errorf("%w: %s is recorded but its archive was not written yet", ErrArchiveNotFound, partition)
