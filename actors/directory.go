@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/nexmdm/nexmdm/persistence"
 )
@@ -127,7 +126,7 @@ type Directory struct {
 	now     func() time.Time
 
 	shards    [shardCount]shard
-	hydrating singleflight.Group
+	hydrating *hydrator
 	live      atomic.Int64
 	ready     atomic.Bool
 	m         directoryMetrics
@@ -177,6 +176,7 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 		deps.Now = time.Now
 	}
 	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, cmds: deps.Commands, log: deps.Log, now: deps.Now}
+	d.hydrating = newHydrator(d.loadMany, hydrateLoaders, wakeBatch, deps.Log)
 	for i := range d.shards {
 		d.shards[i].m = make(map[uuid.UUID]*entry)
 	}
@@ -438,14 +438,15 @@ type loaded struct {
 }
 
 // spawnAndSend hydrates a device that has no actor, spawns one and sends it
-// msg. Concurrent first messages share one load.
+// msg. Concurrent first messages share one load, and those of many
+// devices share a batch.
 func (d *Directory) spawnAndSend(id uuid.UUID, msg any) error {
 	for range 3 {
-		v, err, _ := d.hydrating.Do(id.String(), func() (any, error) { return d.load(id) })
+		l, err := d.hydrating.get(id)
 		if err != nil {
 			return err
 		}
-		if err := d.spawnLoaded(id, v.(*loaded), msg); !errors.Is(err, errStale) {
+		if err := d.spawnLoaded(id, l, msg); !errors.Is(err, errStale) {
 			return err
 		}
 	}
@@ -471,18 +472,6 @@ func (d *Directory) spawnLoaded(id uuid.UUID, l *loaded, msg any) error {
 	}
 	e.actor.send(msg)
 	return nil
-}
-
-func (d *Directory) load(id uuid.UUID) (*loaded, error) {
-	l, err := d.loadMany([]uuid.UUID{id})
-	if err != nil {
-		d.log.Error().Str("event", "device.hydrate.error").Stringer("device_id", id).Err(err).Msg("load device")
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	if l[id] == nil {
-		return nil, ErrUnknownDevice
-	}
-	return l[id], nil
 }
 
 // loadMany hydrates the state of devices from Postgres and their

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,7 +94,19 @@ type fixture struct {
 	alerts   *alertRecorder
 	cfg      actors.Config
 	pepper   []byte
+	loads    atomic.Int64 // the directory's batch reads of device records
 	stop     func()
+}
+
+// countingLoads counts the batch reads of device records it passes on.
+type countingLoads struct {
+	*pgstore.Devices
+	calls *atomic.Int64
+}
+
+func (c countingLoads) LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error) {
+	c.calls.Add(1)
+	return c.Devices.LoadMany(ctx, ids)
 }
 
 func newFixture(t *testing.T, tune ...func(*actors.Config)) *fixture {
@@ -130,7 +143,7 @@ func (f *fixture) start(t *testing.T) {
 		f.alerts = &alertRecorder{}
 	}
 	f.dir = actors.NewDirectory(bg, f.cfg, actors.Deps{
-		System: system, Sink: f.writer, Devices: f.devices, Snapshots: f.snaps, Commands: f.commands,
+		System: system, Sink: f.writer, Devices: countingLoads{f.devices, &f.loads}, Snapshots: f.snaps, Commands: f.commands,
 		Listeners: []actors.StatusListener{f.presence}, Alerts: f.alerts, Log: zerolog.Nop(), Now: f.clock.Now,
 	})
 	require.NoError(t, f.dir.Start(ctx))

@@ -1,0 +1,56 @@
+package actors_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nexmdm/nexmdm/actors"
+)
+
+// A fleet coming back cold, with no actors (right after enrolment, or back
+// after longer away than the warm window), is hydrated in batches: each
+// heartbeat is stored once by one actor per device, and the devices'
+// records are read far fewer times than there are devices.
+func TestAColdFleetIsHydratedInBatches(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const n = 400
+	ids, secrets := make([]uuid.UUID, n), make([]string, n)
+	for i := range ids {
+		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("cold-%04d", i))
+	}
+	require.Zero(t, f.dir.Live())
+	before := f.loads.Load()
+
+	now := f.clock.Now()
+	outcomes := make([]actors.Outcome, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := f.send(t, ids[i], secrets[i], now, 50)
+			if assert.NoError(t, err) {
+				outcomes[i] = wait(t, req).Outcome
+			}
+		}()
+	}
+	wg.Wait()
+
+	for i, o := range outcomes {
+		assert.Equal(t, actors.Stored, o, "device %d", i)
+	}
+	assert.Equal(t, n, f.dir.Live(), "one actor per device")
+	var rows int
+	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&rows))
+	assert.Equal(t, n, rows)
+	loads := f.loads.Load() - before
+	assert.Less(t, loads, int64(n/4), "records are read a batch at a time, not a device at a time")
+	t.Logf("%d devices hydrated with %d reads", n, loads)
+}
