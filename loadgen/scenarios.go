@@ -38,20 +38,22 @@ var scenarios = map[string]Scenario{
 	"stress": {
 		About:   "100,000 devices, each every 4 s: 25,000 heartbeats/s, every one a new bucket",
 		Devices: 100_000, Conns: 512, Interval: 4 * time.Second, Jitter: 0.1, RampUp: 4 * time.Second,
-		Duration: 15 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
+		Duration: 12 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
 	},
 	"stress-max": {
 		About:   "100,000 devices sending as fast as the server answers (the throughput ceiling)",
 		Devices: 100_000, Conns: 512, RampUp: time.Second,
-		Duration: 10 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
+		Duration: 8 * time.Second, TSStep: 10 * time.Second, ClockStart: 6 * time.Hour,
 	},
 	// Only the per-request baseline meets burst's time limit: NexMDM and the
-	// no-op replay all 120,000 rows in a few seconds. 12 s of the baseline
-	// measure its rate as well as its whole 35 s would, and keep make bench
-	// within 15 minutes on a new machine.
+	// no-op replay all 120,000 rows in a few seconds. 10 s of the baseline
+	// measure its rate as well as its whole 35 s would. This, and stress's
+	// 12 s and stress-max's 8 s (each 36,000 to 200,000 samples a run),
+	// keep make bench within 15 minutes on a new machine, where compiling
+	// and enrolling 100,000 devices take four of them.
 	"burst": {
-		About:   "2,000 devices back online, each replaying an offline backlog of 60 queued heartbeats (stops after 12 s)",
-		Devices: 2000, Conns: 256, Count: 60, Backlog: 60, Duration: 12 * time.Second,
+		About:   "2,000 devices back online, each replaying an offline backlog of 60 queued heartbeats (stops after 10 s)",
+		Devices: 2000, Conns: 256, Count: 60, Backlog: 60, Duration: 10 * time.Second,
 		TSStep: 10 * time.Second, ClockStart: 60 * 10 * time.Second,
 	},
 	"soak": {
