@@ -1,12 +1,9 @@
 package actors_test
 
 import (
-	"context"
-	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,12 +16,8 @@ import (
 // records are read far fewer times than there are devices.
 func TestAColdFleetIsHydratedInBatches(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	const n = 400
-	ids, secrets := make([]uuid.UUID, n), make([]string, n)
-	for i := range ids {
-		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("cold-%04d", i))
-	}
+	ids, secrets := f.enrollMany(t, "cold", n)
 	require.Zero(t, f.dir.Live())
 	before := f.loads.Load()
 
@@ -47,9 +40,7 @@ func TestAColdFleetIsHydratedInBatches(t *testing.T) {
 		assert.Equal(t, actors.Stored, o, "device %d", i)
 	}
 	assert.Equal(t, n, f.dir.Live(), "one actor per device")
-	var rows int
-	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&rows))
-	assert.Equal(t, n, rows)
+	assert.Equal(t, n, f.storedHeartbeats(t))
 	loads := f.loads.Load() - before
 	assert.Less(t, loads, int64(n/4), "records are read a batch at a time, not a device at a time")
 	t.Logf("%d devices hydrated with %d reads", n, loads)

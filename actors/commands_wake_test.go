@@ -29,6 +29,24 @@ func (f *fixture) storePings(t *testing.T, devices []uuid.UUID, ttl time.Duratio
 	return cmds
 }
 
+// enrollMany enrolls n devices with serials prefix-0000, prefix-0001, ...
+func (f *fixture) enrollMany(t *testing.T, prefix string, n int) ([]uuid.UUID, []string) {
+	t.Helper()
+	ids, secrets := make([]uuid.UUID, n), make([]string, n)
+	for i := range ids {
+		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("%s-%04d", prefix, i))
+	}
+	return ids, secrets
+}
+
+// storedHeartbeats counts the heartbeat rows in PostgreSQL.
+func (f *fixture) storedHeartbeats(t *testing.T) int {
+	t.Helper()
+	var rows int
+	require.NoError(t, f.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM heartbeats`).Scan(&rows))
+	return rows
+}
+
 // A bulk command to devices without a live actor wakes them, a batch of
 // devices at a time, so that each holds its command and expires it on time
 // even if the device never comes back. A device deleted before the command
@@ -37,10 +55,7 @@ func TestCommandsWakeIdleDevicesToExpireOnTime(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	const n = 1200 // more than two batches
-	ids := make([]uuid.UUID, n)
-	for i := range ids {
-		ids[i], _ = f.enroll(t, fmt.Sprintf("idle-%04d", i))
-	}
+	ids, _ := f.enrollMany(t, "idle", n)
 	require.Zero(t, f.dir.Live(), "enrolled devices that never reported have no actor")
 
 	cmds := f.storePings(t, ids, time.Minute)
@@ -69,12 +84,8 @@ func TestCommandsWakeIdleDevicesToExpireOnTime(t *testing.T) {
 // each is stored once and answered with its device's command.
 func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	const n = 600
-	ids, secrets := make([]uuid.UUID, n), make([]string, n)
-	for i := range ids {
-		ids[i], secrets[i] = f.enroll(t, fmt.Sprintf("racing-%04d", i))
-	}
+	ids, secrets := f.enrollMany(t, "racing", n)
 	now := f.clock.Now()
 	cmds := f.storePings(t, ids, time.Hour)
 
@@ -111,7 +122,5 @@ func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
 		assert.Equal(t, []uuid.UUID{cmds[i].ID}, a.commands, "device %d", i)
 	}
 	assert.Equal(t, n, f.dir.Live(), "one actor per device")
-	var rows int
-	require.NoError(t, f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&rows))
-	assert.Equal(t, n, rows)
+	assert.Equal(t, n, f.storedHeartbeats(t))
 }
