@@ -73,6 +73,17 @@ func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, creat
 // 10,000 rows of a bulk command.
 func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
+// pgUUIDs hands ids to pgx as a binary uuid[], for `= ANY($n)`: as
+// uuid.UUIDs, each went through its text form, 7 % of the server's CPU
+// while a cold fleet was hydrated in batches.
+func pgUUIDs(ids []uuid.UUID) []pgtype.UUID {
+	out := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		out[i] = pgUUID(id)
+	}
+	return out
+}
+
 // Apply records transitions of open commands in one transaction. A
 // transition of a command that is already final, or gone, is skipped: the
 // device's result or a delete came first.
@@ -169,7 +180,7 @@ func (c *Commands) OpenAll(ctx context.Context) ([]persistence.Command, error) {
 // OpenOf returns the open commands of the devices, oldest first: one query
 // for a batch of actors hydrated together.
 func (c *Commands) OpenOf(ctx context.Context, devices []uuid.UUID) ([]persistence.Command, error) {
-	return c.open(ctx, `device_id = ANY($1)`, devices)
+	return c.open(ctx, `device_id = ANY($1)`, pgUUIDs(devices))
 }
 
 func (c *Commands) open(ctx context.Context, devicesMatch string, args ...any) ([]persistence.Command, error) {
@@ -257,7 +268,7 @@ func (c *Commands) List(ctx context.Context, q CommandQuery) ([]CommandRecord, e
 
 // KeyIDs returns the signing key id of each device in ids that exists.
 func (c *Commands) KeyIDs(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
-	rows, err := c.pool.Query(ctx, `SELECT id, hmac_key_id FROM devices WHERE id = ANY($1)`, ids)
+	rows, err := c.pool.Query(ctx, `SELECT id, hmac_key_id FROM devices WHERE id = ANY($1)`, pgUUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("device key ids: %w", err)
 	}

@@ -120,7 +120,7 @@ func (d *Devices) LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence
 	err := d.each(ctx, func(rec *persistence.DeviceRecord) error {
 		recs = append(recs, rec)
 		return nil
-	}, deviceRecordSQL+` WHERE d.id = ANY($1)`, ids)
+	}, deviceRecordSQL+` WHERE d.id = ANY($1)`, pgUUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("load devices: %w", err)
 	}
@@ -245,14 +245,14 @@ func (d *Devices) Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]
 			INSERT INTO device_tombstones (device_id, serial, deleted_at)
 			SELECT id, serial, $2 FROM gone
 			ON CONFLICT (device_id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at
-			RETURNING device_id`, ids, at)
+			RETURNING device_id`, pgUUIDs(ids), at)
 		if err != nil {
 			return err
 		}
 		if deleted, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID]); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM device_last_status WHERE device_id = ANY($1)`, ids)
+		_, err = tx.Exec(ctx, `DELETE FROM device_last_status WHERE device_id = ANY($1)`, pgUUIDs(ids))
 		return err
 	})
 	if err != nil {

@@ -120,7 +120,7 @@ func (s *Jobs) HeartbeatPartitions(ctx context.Context) ([]string, error) {
 func (s *Jobs) PurgeChunk(ctx context.Context, partition string, devices []uuid.UUID, limit int) (int64, error) {
 	table := pgx.Identifier{partition}.Sanitize()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid IN (
-		SELECT ctid FROM `+table+` WHERE device_id = ANY($1) LIMIT $2)`, devices, limit)
+		SELECT ctid FROM `+table+` WHERE device_id = ANY($1) LIMIT $2)`, pgUUIDs(devices), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge %s: %w", partition, err)
 	}

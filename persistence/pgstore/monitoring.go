@@ -44,7 +44,7 @@ func (d *Devices) PatchMonitoring(ctx context.Context, ids []uuid.UUID, p Monito
 		WHERE id = ANY($1)
 		RETURNING id, monitored_package, monitor_display_name, monitor_threshold_min,
 			monitor_enabled, auto_remediate`,
-		ids, p.Package, p.DisplayName, p.ThresholdMin, p.Enabled, p.AutoRemediate)
+		pgUUIDs(ids), p.Package, p.DisplayName, p.ThresholdMin, p.Enabled, p.AutoRemediate)
 	if err != nil {
 		return nil, fmt.Errorf("patch monitoring: %w", err)
 	}

@@ -44,7 +44,7 @@ func (r *Reconcile) DeviceIDs(ctx context.Context, after uuid.UUID, limit int) (
 
 // Existing returns which of ids are enrolled devices.
 func (r *Reconcile) Existing(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := r.pool.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1)`, ids)
+	rows, err := r.pool.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1)`, pgUUIDs(ids))
 	if err != nil {
 		return nil, fmt.Errorf("existing devices: %w", err)
 	}
@@ -219,7 +219,7 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 // transaction ends, so that a delete cannot commit between the check and a
 // repair and leave a last status behind for a deleted device.
 func lockDevices(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	rows, err := tx.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, ids)
+	rows, err := tx.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, pgUUIDs(ids))
 	if err != nil {
 		return nil, err
 	}
