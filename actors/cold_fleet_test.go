@@ -1,7 +1,6 @@
 package actors_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,23 +20,10 @@ func TestAColdFleetIsHydratedInBatches(t *testing.T) {
 	require.Zero(t, f.dir.Live())
 	before := f.loads.Load()
 
-	now := f.clock.Now()
-	outcomes := make([]actors.Outcome, n)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, err := f.send(t, ids[i], secrets[i], now, 50)
-			if assert.NoError(t, err) {
-				outcomes[i] = wait(t, req).Outcome
-			}
-		}()
-	}
-	wg.Wait()
+	answers := f.heartbeatAll(t, ids, secrets, f.clock.Now())()
 
-	for i, o := range outcomes {
-		assert.Equal(t, actors.Stored, o, "device %d", i)
+	for i, a := range answers {
+		assert.Equal(t, actors.Stored, a.outcome, "device %d", i)
 	}
 	assert.Equal(t, n, f.dir.Live(), "one actor per device")
 	assert.Equal(t, n, f.storedHeartbeats(t))

@@ -47,6 +47,40 @@ func (f *fixture) storedHeartbeats(t *testing.T) int {
 	return rows
 }
 
+// answer is what a device got back for one heartbeat.
+type answer struct {
+	outcome  actors.Outcome
+	commands []uuid.UUID
+}
+
+// heartbeatAll sends one heartbeat per device at once, each from its own
+// goroutine; collect waits for them and returns the answers in device order.
+func (f *fixture) heartbeatAll(t *testing.T, ids []uuid.UUID, secrets []string, ts time.Time) (collect func() []answer) {
+	t.Helper()
+	answers := make([]answer, len(ids))
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := f.send(t, ids[i], secrets[i], ts, 50)
+			if !assert.NoError(t, err) {
+				return
+			}
+			rep, ok := req.Wait(20 * time.Second)
+			if !assert.True(t, ok, "no reply") {
+				return
+			}
+			answers[i].outcome = rep.Outcome
+			for _, c := range req.Commands {
+				answers[i].commands = append(answers[i].commands, c.ID)
+			}
+			req.Release()
+		}()
+	}
+	return func() []answer { wg.Wait(); return answers }
+}
+
 // A bulk command to devices without a live actor wakes them, a batch of
 // devices at a time, so that each holds its command and expires it on time
 // even if the device never comes back. A device deleted before the command
@@ -89,33 +123,9 @@ func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
 	now := f.clock.Now()
 	cmds := f.storePings(t, ids, time.Hour)
 
-	type answer struct {
-		outcome  actors.Outcome
-		commands []uuid.UUID
-	}
-	answers := make([]answer, n)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, err := f.send(t, ids[i], secrets[i], now, 50)
-			if !assert.NoError(t, err) {
-				return
-			}
-			rep, ok := req.Wait(20 * time.Second)
-			if !assert.True(t, ok, "no reply") {
-				return
-			}
-			answers[i].outcome = rep.Outcome
-			for _, c := range req.Commands {
-				answers[i].commands = append(answers[i].commands, c.ID)
-			}
-			req.Release()
-		}()
-	}
+	collect := f.heartbeatAll(t, ids, secrets, now)
 	f.dir.QueueCommands(cmds)
-	wg.Wait()
+	answers := collect()
 
 	for i, a := range answers {
 		assert.Equal(t, actors.Stored, a.outcome, "device %d", i)
