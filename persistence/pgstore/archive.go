@@ -101,8 +101,6 @@ const (
 
 var partitionNameRE = regexp.MustCompile(`^heartbeats_p[0-9]{8}$`)
 
-// connect opens the dedicated connection a run holds its advisory lock on;
-// closing it releases the lock and every session setting.
 // unlockRetention gives the retention lock back before its connection
 // closes. Closing alone would free it only once the server's backend has
 // exited, after Close returns, and a run started right after could still
@@ -111,6 +109,8 @@ func unlockRetention(conn *pgx.Conn) {
 	_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, retentionLock)
 }
 
+// connect opens the dedicated connection a run holds its advisory lock on;
+// closing it releases the lock and every session setting.
 func (a *Archiver) connect(ctx context.Context) (*pgx.Conn, error) {
 	cfg := a.pool.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = "nexmdm-retention"

@@ -113,8 +113,8 @@ const deviceRecordSQL = `
 		s.net_validated, s.queue_depth
 	FROM devices d LEFT JOIN device_last_status s ON s.device_id = d.id`
 
-// LoadMany reads the devices of ids that exist, in no particular order:
-// one query where Load would take one per device.
+// LoadMany reads the devices of ids that exist, in no particular order,
+// with one query for them all.
 func (d *Devices) LoadMany(ctx context.Context, ids []uuid.UUID) ([]*persistence.DeviceRecord, error) {
 	var recs []*persistence.DeviceRecord
 	err := d.each(ctx, func(rec *persistence.DeviceRecord) error {
