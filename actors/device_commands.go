@@ -119,11 +119,8 @@ func (d *Directory) wake(cmds []persistence.Command) {
 		byDevice[c.DeviceID] = append(byDevice[c.DeviceID], c)
 	}
 	for batch := range slices.Chunk(ids, wakeBatch) {
-		loaded, err := d.loadMany(batch)
-		if err != nil { // one at a time, as a heartbeat would wake them
-			d.log.Warn().Str("event", "device.hydrate.batch_error").Int("devices", len(batch)).Err(err).Msg("waking devices one by one")
-		}
-		for _, id := range batch {
+		loaded := d.hydrating.getMany(batch)
+		for _, id := range batch { // one not loaded is tried alone, as its heartbeat would be
 			for _, c := range byDevice[id] {
 				msg := &commandQueued{cmd: c}
 				if l := loaded[id]; l == nil || errors.Is(d.spawnLoaded(id, l, msg), errStale) {

@@ -9,8 +9,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// hydrator loads the state of devices woken by their own messages, in
-// batches: while some loaders read, the devices asked for meanwhile gather
+// hydrator loads the state of devices that have no actor, in batches:
+// those woken by their own messages and a bulk command's targets alike.
+// While some loaders read, the devices asked for meanwhile gather
 // and the next free loader takes them together. A fleet coming back cold,
 // after a weekend away or right after enrolment, then costs three queries
 // per batch rather than three round trips per device. A lone device is a
@@ -47,19 +48,44 @@ func newHydrator(load func([]uuid.UUID) (map[uuid.UUID]*loaded, error), loaders,
 // ErrUnknownDevice means the store does not have the device.
 func (h *hydrator) get(id uuid.UUID) (*loaded, error) {
 	h.mu.Lock()
-	f := h.flights[id]
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		h.flights[id] = f
-		h.queue = append(h.queue, id)
-		if h.loaders < h.maxLoaders {
-			h.loaders++
-			go h.run()
-		}
-	}
+	f := h.joinLocked(id)
 	h.mu.Unlock()
 	<-f.done
 	return f.l, f.err
+}
+
+// getMany asks for all of ids at once and returns the states loaded; a
+// device that is unknown or could not be loaded is left out.
+func (h *hydrator) getMany(ids []uuid.UUID) map[uuid.UUID]*loaded {
+	fs := make([]*flight, len(ids))
+	h.mu.Lock()
+	for i, id := range ids {
+		fs[i] = h.joinLocked(id)
+	}
+	h.mu.Unlock()
+	out := make(map[uuid.UUID]*loaded, len(ids))
+	for i, f := range fs {
+		if <-f.done; f.err == nil {
+			out[ids[i]] = f.l
+		}
+	}
+	return out
+}
+
+// joinLocked returns the device's flight, queueing a new one, and a
+// loader for it, when none is under way.
+func (h *hydrator) joinLocked(id uuid.UUID) *flight {
+	if f := h.flights[id]; f != nil {
+		return f
+	}
+	f := &flight{done: make(chan struct{})}
+	h.flights[id] = f
+	h.queue = append(h.queue, id)
+	if h.loaders < h.maxLoaders {
+		h.loaders++
+		go h.run()
+	}
+	return f
 }
 
 // run loads batches until nothing is queued. Loaders exist only while
