@@ -33,7 +33,7 @@ var scenarios = map[string]Scenario{
 	"fleet": {
 		About:   "2,000 devices, each heartbeating every second (every heartbeat a new bucket)",
 		Devices: 2000, Conns: 64, Interval: time.Second, Jitter: 0.1, RampUp: time.Second,
-		Duration: 10 * time.Second, TSStep: 10 * time.Second, ClockStart: 2 * time.Hour,
+		Duration: 8 * time.Second, TSStep: 10 * time.Second, ClockStart: 2 * time.Hour,
 	},
 	"stress": {
 		About:   "100,000 devices, each every 4 s: 25,000 heartbeats/s, every one a new bucket",
@@ -47,10 +47,10 @@ var scenarios = map[string]Scenario{
 	},
 	// Only the per-request baseline meets burst's time limit: NexMDM and the
 	// no-op replay all 120,000 rows in a few seconds. 10 s of the baseline
-	// measure its rate as well as its whole 35 s would. This, and stress's
-	// 12 s and stress-max's 8 s (each 36,000 to 200,000 samples a run),
-	// keep make bench within 15 minutes on a new machine, where compiling
-	// and enrolling 100,000 devices take four of them.
+	// measure its rate as well as its whole 35 s would. This, fleet's 8 s,
+	// stress's 12 s and stress-max's 8 s (each 16,000 to 200,000 samples a
+	// run) keep make bench within 15 minutes on a new machine, where
+	// compiling and enrolling 100,000 devices take four or five of them.
 	"burst": {
 		About:   "2,000 devices back online, each replaying an offline backlog of 60 queued heartbeats (stops after 10 s)",
 		Devices: 2000, Conns: 256, Count: 60, Backlog: 60, Duration: 10 * time.Second,
