@@ -25,7 +25,9 @@ func (f *fixture) storePings(t *testing.T, devices []uuid.UUID, ttl time.Duratio
 		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: id, Type: "ping", ParamsJSON: "{}",
 			IssuedAt: now, ExpiresAt: now.Add(ttl), KeyID: "k1", Sig: "sig"}
 	}
-	require.NoError(t, f.commands.Create(context.Background(), cmds, "test", now))
+	stored, err := f.commands.Create(context.Background(), cmds, "test", now)
+	require.NoError(t, err)
+	require.Len(t, stored, len(cmds))
 	return cmds
 }
 

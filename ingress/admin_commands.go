@@ -147,9 +147,14 @@ func (s *Server) createCommand(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errorf(fasthttp.StatusInternalServerError, "internal", "the device's signing key is not available"))
 		return
 	}
-	if err := s.deps.Commands.Create(c, []persistence.Command{cmd}, p.Actor(), now); err != nil {
+	stored, err := s.deps.Commands.Create(c, []persistence.Command{cmd}, p.Actor(), now)
+	if err != nil {
 		s.log.Error().Str("event", "command.create.error").Err(err).Msg("store command")
 		writeError(ctx, storeUnavailable())
+		return
+	}
+	if len(stored) == 0 { // deleted since Info read it
+		writeError(ctx, lookupError(persistence.ErrNotFound, "device", id))
 		return
 	}
 	s.deps.Directory.QueueCommands([]persistence.Command{cmd})
@@ -187,10 +192,12 @@ func (s *Server) queueCommands(c context.Context, ids []uuid.UUID, typ, params s
 		}
 		cmds = append(cmds, cmd)
 	}
-	if err := s.deps.Commands.Create(c, cmds, actor, now); err != nil {
+	stored, err := s.deps.Commands.Create(c, cmds, actor, now)
+	if err != nil {
 		s.log.Error().Str("event", "command.bulk.error").Int("commands", len(cmds)).Err(err).Msg("store commands")
 		return nil, err
 	}
+	cmds = stored
 	s.deps.Directory.QueueCommands(cmds)
 	s.publishQueued(cmds, now)
 	return cmds, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,30 +42,35 @@ type CommandEvent struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// Create stores new queued commands and their first event in one
-// transaction, with COPY, so that a bulk command of thousands is one round
-// trip of each.
-func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, createdBy string, at time.Time) error {
+// Create stores new queued commands with one COPY, so that a bulk command
+// of thousands is one round trip, and returns those it stored: a command
+// for a device deleted meanwhile is dropped. Commands have no foreign key
+// to devices (its row locks made a bulk command's WAL two to three times
+// larger); holdDevices keeps deletes out until the commands are in.
+func (c *Commands) Create(ctx context.Context, cmds []persistence.Command, createdBy string, at time.Time) ([]persistence.Command, error) {
+	var stored []persistence.Command
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"commands"},
-			[]string{"id", "device_id", "type", "params_json", "status", "issued_at", "expires_at", "hmac_key_id", "sig", "created_by", "updated_at"},
-			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
-				m := &cmds[i]
-				return []any{pgUUID(m.ID), pgUUID(m.DeviceID), m.Type, m.ParamsJSON, persistence.CommandQueued, m.IssuedAt, m.ExpiresAt, m.KeyID, m.Sig, createdBy, at}, nil
-			}))
+		ids := make([]uuid.UUID, len(cmds))
+		for i := range cmds {
+			ids[i] = cmds[i].DeviceID
+		}
+		live, err := holdDevices(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"command_events"}, []string{"command_id", "at", "status", "detail"},
-			pgx.CopyFromSlice(len(cmds), func(i int) ([]any, error) {
-				return []any{pgUUID(cmds[i].ID), at, persistence.CommandQueued, "by " + createdBy}, nil
+		stored = slices.DeleteFunc(slices.Clone(cmds), func(m persistence.Command) bool { return !live[m.DeviceID] })
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"commands"},
+			[]string{"id", "device_id", "type", "params_json", "status", "issued_at", "expires_at", "hmac_key_id", "sig", "created_by", "updated_at"},
+			pgx.CopyFromSlice(len(stored), func(i int) ([]any, error) {
+				m := &stored[i]
+				return []any{pgUUID(m.ID), pgUUID(m.DeviceID), m.Type, m.ParamsJSON, persistence.CommandQueued, m.IssuedAt, m.ExpiresAt, m.KeyID, m.Sig, createdBy, at}, nil
 			}))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create commands: %w", err)
+		return nil, fmt.Errorf("create commands: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // Apply records transitions of open commands in one transaction. A
@@ -201,10 +207,13 @@ func (c *Commands) Get(ctx context.Context, id uuid.UUID) (CommandRecord, error)
 	if err != nil {
 		return rec, fmt.Errorf("get command events: %w", err)
 	}
-	rec.Events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[CommandEvent])
+	later, err := pgx.CollectRows(rows, pgx.RowToStructByPos[CommandEvent])
 	if err != nil {
 		return rec, fmt.Errorf("get command events: %w", err)
 	}
+	// The first transition is not a row: the command row says when and by whom.
+	queued := CommandEvent{At: rec.IssuedAt, Status: persistence.CommandQueued, Detail: "by " + rec.CreatedBy}
+	rec.Events = append([]CommandEvent{queued}, later...)
 	return rec, nil
 }
 

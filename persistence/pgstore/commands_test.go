@@ -23,7 +23,9 @@ func openCommands(t testing.TB, store *pgstore.Commands, devices []uuid.UUID, at
 		cmds[i] = persistence.Command{ID: uuid.New(), DeviceID: d, Type: "ping", ParamsJSON: "{}",
 			IssuedAt: at, ExpiresAt: at.Add(time.Hour), KeyID: "k1", Sig: "sig"}
 	}
-	require.NoError(t, store.Create(context.Background(), cmds, "admin:test", at))
+	stored, err := store.Create(context.Background(), cmds, "admin:test", at)
+	require.NoError(t, err)
+	require.Len(t, stored, len(cmds))
 	return cmds
 }
 
@@ -180,4 +182,98 @@ func TestBatchReadsTakeOnlyTheDevicesAskedForAndTheirOpenCommands(t *testing.T) 
 	require.NoError(t, err)
 	require.Len(t, open, 1, "the finished command and the one of a device not asked for are left out")
 	assert.Equal(t, second[0].ID, open[0].ID)
+}
+
+func TestAQueuedCommandHasNoEventRowAndItsHistoryStartsQueuedByItsSender(t *testing.T) {
+	o := withOpenCommand(t, 1)
+	ctx := context.Background()
+	events, _ := trail(t, o.db, o.cmd.ID)
+	assert.Zero(t, events, "queued is read from the command row")
+
+	require.NoError(t, o.store.Apply(ctx, []persistence.CommandTransition{
+		{ID: o.cmd.ID, DeviceID: o.devices[0], Status: persistence.CommandSent, At: o.at.Add(time.Second), Detail: "pushed with FCM"},
+	}))
+	got, err := o.store.Get(ctx, o.cmd.ID)
+	require.NoError(t, err)
+	require.Len(t, got.Events, 2)
+	first := got.Events[0]
+	assert.Equal(t, persistence.CommandQueued, first.Status)
+	assert.Equal(t, "by admin:test", first.Detail)
+	assert.True(t, o.at.Equal(first.At), "queued when issued, not %v", first.At)
+	assert.Equal(t, persistence.CommandSent, got.Events[1].Status)
+}
+
+func TestCreateStoresNoCommandForADeviceDeletedMeanwhile(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	store, devices := pgstore.NewCommands(db.Pool), alertDevices(t, db, 2)
+	_, err := pgstore.NewDevices(db.Pool).Delete(ctx, devices[1:], time.Now())
+	require.NoError(t, err)
+
+	at := time.Now().Truncate(time.Second)
+	cmds := []persistence.Command{
+		{ID: uuid.New(), DeviceID: devices[0], Type: "ping", ParamsJSON: "{}", IssuedAt: at, ExpiresAt: at.Add(time.Hour), KeyID: "k1", Sig: "sig"},
+		{ID: uuid.New(), DeviceID: devices[1], Type: "ping", ParamsJSON: "{}", IssuedAt: at, ExpiresAt: at.Add(time.Hour), KeyID: "k1", Sig: "sig"},
+	}
+	stored, err := store.Create(ctx, cmds, "admin:test", at)
+	require.NoError(t, err)
+	assert.Equal(t, cmds[:1], stored)
+	assert.Equal(t, 1, commandCount(t, db), "nothing stored for the deleted device")
+}
+
+func TestDeletingADeviceRemovesItsCommandsAndTheirEvents(t *testing.T) {
+	o := withOpenCommand(t, 2)
+	ctx := context.Background()
+	openCommands(t, o.store, o.devices[1:], o.at)
+	require.NoError(t, o.store.Apply(ctx, []persistence.CommandTransition{
+		{ID: o.cmd.ID, DeviceID: o.devices[0], Status: persistence.CommandSent, At: o.at.Add(time.Second)},
+	}))
+
+	_, err := pgstore.NewDevices(o.db.Pool).Delete(ctx, o.devices[:1], time.Now())
+	require.NoError(t, err)
+
+	_, err = o.store.Get(ctx, o.cmd.ID)
+	assert.ErrorIs(t, err, persistence.ErrNotFound)
+	events, _ := trail(t, o.db, o.cmd.ID)
+	assert.Zero(t, events)
+	assert.Equal(t, 1, commandCount(t, o.db), "the other device keeps its command")
+}
+
+// A delete that has removed a device but not yet committed must not let a
+// new command for it in: Create waits for the delete, then skips the device.
+func TestCreateWaitsForADeviceDeleteInProgress(t *testing.T) {
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	store, device := pgstore.NewCommands(db.Pool), alertDevices(t, db, 1)[0]
+	del, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer del.Rollback(ctx)
+	_, err = del.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, pgstore.DeviceDeletes)
+	require.NoError(t, err)
+	_, err = del.Exec(ctx, `DELETE FROM devices WHERE id = $1`, device)
+	require.NoError(t, err)
+
+	at := time.Now().Truncate(time.Second)
+	created := make(chan []persistence.Command, 1)
+	go func() {
+		stored, err := store.Create(ctx, []persistence.Command{{ID: uuid.New(), DeviceID: device, Type: "ping",
+			ParamsJSON: "{}", IssuedAt: at, ExpiresAt: at.Add(time.Hour), KeyID: "k1", Sig: "sig"}}, "admin:test", at)
+		assert.NoError(t, err)
+		created <- stored
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)`).Scan(&waiting))
+		return waiting
+	}, 10*time.Second, 10*time.Millisecond, "Create must wait for the delete's lock")
+	require.NoError(t, del.Commit(ctx))
+
+	assert.Empty(t, <-created)
+	assert.Zero(t, commandCount(t, db))
+}
+
+func commandCount(t *testing.T, db *testenv.DB) (n int) {
+	t.Helper()
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM commands`).Scan(&n))
+	return n
 }

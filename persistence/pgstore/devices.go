@@ -235,11 +235,15 @@ func (d *Devices) Tombstones(ctx context.Context) ([]uuid.UUID, error) {
 	return ids, nil
 }
 
-// Delete hard-deletes devices and their last status in one transaction and
-// leaves a tombstone for each. It returns the ids that existed.
+// Delete hard-deletes devices, their last status and their commands in one
+// transaction and leaves a tombstone for each. It returns the ids that
+// existed.
 func (d *Devices) Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]uuid.UUID, error) {
 	var deleted []uuid.UUID
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, deviceDeletes); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `
 			WITH gone AS (DELETE FROM devices WHERE id = ANY($1) RETURNING id, serial)
 			INSERT INTO device_tombstones (device_id, serial, deleted_at)
@@ -253,12 +257,45 @@ func (d *Devices) Delete(ctx context.Context, ids []uuid.UUID, at time.Time) ([]
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM device_last_status WHERE device_id = ANY($1)`, pgUUIDs(ids))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM commands WHERE device_id = ANY($1)`, pgUUIDs(ids)) // their events cascade
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete devices: %w", err)
 	}
 	return deleted, nil
+}
+
+// deviceDeletes names the advisory lock that Delete holds, so that no
+// transaction holding it shared (holdDevices) sees a device that a delete
+// then removes before the transaction's rows for it are in.
+const deviceDeletes = "nexmdm.devices.delete"
+
+// holdDevices reports which of ids are devices and keeps them so until the
+// transaction ends: rows written for them meanwhile (commands, a repaired
+// last status) are never left behind by a delete. Without a row lock on
+// each device, it adds no WAL, where a key-share lock per device wrote a
+// record each and, after a checkpoint, a full image of every page.
+func holdDevices(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtext($1))`, deviceDeletes); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1)`, pgUUIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[uuid.UUID]bool, len(found))
+	for _, id := range found {
+		live[id] = true
+	}
+	return live, nil
 }
 
 // SetTokenDigest replaces a device's token digest, after its secret was

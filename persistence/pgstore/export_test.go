@@ -45,3 +45,6 @@ func (a *Archiver) RetireUntil(ctx context.Context, retention time.Duration, par
 
 // SetAfterStep calls f after each step of each partition; set it before a run.
 func (a *Archiver) SetAfterStep(f func(partition string, s Step)) { a.afterStep = f }
+
+// DeviceDeletes names the advisory lock device deletes hold.
+const DeviceDeletes = deviceDeletes

@@ -129,7 +129,7 @@ func (r *Reconcile) LastStatusFromHeartbeats(ctx context.Context, last []persist
 		for i, s := range last {
 			ids[i] = s.DeviceID
 		}
-		live, err := lockDevices(ctx, tx, ids)
+		live, err := holdDevices(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 		for i := range hs {
 			ids[i] = hs[i].DeviceID
 		}
-		live, err := lockDevices(ctx, tx, ids)
+		live, err := holdDevices(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
@@ -215,21 +215,3 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 	return repaired, nil
 }
 
-// lockDevices key-share locks the devices of ids that exist, until the
-// transaction ends, so that a delete cannot commit between the check and a
-// repair and leave a last status behind for a deleted device.
-func lockDevices(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	rows, err := tx.Query(ctx, `SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, pgUUIDs(ids))
-	if err != nil {
-		return nil, err
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	live := make(map[uuid.UUID]bool, len(found))
-	for _, id := range found {
-		live[id] = true
-	}
-	return live, nil
-}
