@@ -226,7 +226,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scale      = fs.Float64("scale", 1, "fleet sizes × this (1: the real bench)")
 		duration   = fs.Duration("duration", 0, "override every scenario's duration")
 		restarts   = fs.Int("restarts", 3, "restart-to-ready measurements after stress")
-		soak       = fs.Duration("soak", 20*time.Second, "soak length (0: none; the soak preset is 10m)")
+		soak       = fs.Duration("soak", 10*time.Second, "soak length (0: none; the soak preset is 10m)")
 		dashboards = fs.Int("dashboards", 100, "live-feed clients in the fan-out runs after stress (0: no fan-out runs)")
 		commands   = fs.Int("commands", 2000, "commands per round-trip run after fleet (0: none)")
 		bulk       = fs.Int("bulk", 10000, "devices of the bulk command sent during fleet runs (0: none)")

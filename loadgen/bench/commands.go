@@ -30,7 +30,7 @@ const fcmProject = "nexmdm-bench"
 // b.cfg.Commands commands through NexMDM, Runs times.
 func (b *bench) commandRoundTrip(ctx context.Context, devices int) error {
 	n := min(devices, len(b.creds))
-	rate := 200.0
+	rate := 400.0
 	b.phase("commands: %d pings to %d devices at %.0f/s, admin POST to device result, pushed by FCM", b.cfg.Commands, n, rate)
 	fcm, err := fakefcm.Start("127.0.0.1:0")
 	if err != nil {
