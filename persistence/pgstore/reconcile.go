@@ -214,4 +214,3 @@ func (r *Reconcile) LastStatusFromLive(ctx context.Context, hs []persistence.Hea
 	}
 	return repaired, nil
 }
-
