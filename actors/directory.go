@@ -59,6 +59,7 @@ type Config struct {
 	HMACKeyID         string        // the current master key: devices holding another are handed its key
 	BcryptWorkers     int           // concurrent bcrypt checks after a pepper change
 	HydrateTimeout    time.Duration // limit on loading one device's state
+	FirstTickSpread   time.Duration // a hydrated actor's first tick comes within this
 }
 
 // DefaultConfig matches the seeds: 5-minute heartbeats, offline after 12.
@@ -72,6 +73,7 @@ func DefaultConfig() Config {
 		WarmWindow:        24 * time.Hour,
 		BcryptWorkers:     2,
 		HydrateTimeout:    5 * time.Second,
+		FirstTickSpread:   12 * time.Minute, // as OfflineAfter: offline is noticed as late
 	}
 }
 
@@ -372,7 +374,7 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 // hydrated message is the actor's first.
 func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
 	ref := resolve(d.sh.root.ActorSystem(), d.sh.root.Spawn(d.props))
-	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e, ref: ref})
+	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e, ref: ref, at: d.now()})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)

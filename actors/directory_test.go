@@ -312,17 +312,19 @@ func TestSweepScalesToManyDevicesWithOneMessageEach(t *testing.T) {
 }
 
 func TestSweepTicksOnlyActorsWithSomethingDue(t *testing.T) {
-	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0 })
+	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0; c.FirstTickSpread = time.Minute })
 	const n = 5
 	for i := range n {
 		id, secret := f.enroll(t, fmt.Sprintf("DUE%d", i))
 		require.Equal(t, actors.Stored, f.heartbeat(t, id, secret, f.clock.Now()).Outcome)
 	}
-	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "a freshly hydrated actor gets one tick")
+	assert.Zero(t, f.dir.Sweep(f.clock.Now()), "a freshly hydrated actor's first tick is not at once")
+	f.clock.Advance(f.cfg.FirstTickSpread)
+	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "within FirstTickSpread a freshly hydrated actor gets one tick")
 	require.Eventually(t, func() bool { return f.dir.Sweep(f.clock.Now()) == 0 }, 5*time.Second, 5*time.Millisecond,
 		"devices that heartbeat inside the threshold are not due")
 
-	f.clock.Advance(f.cfg.OfflineAfter - time.Second)
+	f.clock.Advance(f.cfg.OfflineAfter - f.cfg.FirstTickSpread - time.Second)
 	assert.Zero(t, f.dir.Sweep(f.clock.Now()), "still inside the threshold")
 	f.clock.Advance(2 * time.Second)
 	assert.Equal(t, n, f.dir.Sweep(f.clock.Now()), "now each one is due to go offline")

@@ -104,3 +104,20 @@ func TestHydratePrefersNewerPostgresBucket(t *testing.T) {
 func TestDeviceActorFitsItsSizeClass(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(deviceActor{}), uintptr(640))
 }
+
+func TestFirstTicksOfAHydratedFleetAreSpreadOverTheWindow(t *testing.T) {
+	loaded := time.Unix(1_800_000_000, 0)
+	const devices, spread = 6000, 10 * time.Minute
+	perMinute := map[int64]int{}
+	for range devices {
+		at := int64(firstTick(uuid.New(), loaded, spread))
+		require.Greater(t, at, loaded.Unix(), "never in the sweep that finds the actor just loaded")
+		require.LessOrEqual(t, at, loaded.Add(spread).Unix())
+		perMinute[(at-loaded.Unix()-1)/60]++
+	}
+	require.Len(t, perMinute, 10, "every minute of the window gets some")
+	for m, n := range perMinute {
+		assert.InDelta(t, devices/10, n, devices/20, "minute %d holds about a tenth", m)
+	}
+	assert.Equal(t, uint32(loaded.Unix()+1), firstTick(uuid.New(), loaded, 0), "no spread: the next sweep")
+}
