@@ -136,3 +136,21 @@ func TestHeartbeatsRacingTheWakeMeetOneActorEach(t *testing.T) {
 	assert.Equal(t, n, f.dir.Live(), "one actor per device")
 	assert.Equal(t, n, f.storedHeartbeats(t))
 }
+
+// A bulk command to live actors is handed over in paced chunks; every
+// device still gets its own command with its next heartbeat answer.
+func TestABulkCommandReachesEveryLiveActorAcrossChunks(t *testing.T) {
+	f := newFixture(t, func(c *actors.Config) { c.RateLimit = 0 })
+	const n = 700 // nearly three chunks
+	ids, secrets := f.enrollMany(t, "live", n)
+	for _, a := range f.heartbeatAll(t, ids, secrets, f.clock.Now())() {
+		require.Equal(t, actors.Stored, a.outcome)
+	}
+	require.Equal(t, n, f.dir.Live())
+
+	cmds := f.storePings(t, ids, time.Hour)
+	f.dir.QueueCommands(cmds)
+	for i, a := range f.heartbeatAll(t, ids, secrets, f.clock.Now().Add(10*time.Second))() {
+		assert.Equal(t, []uuid.UUID{cmds[i].ID}, a.commands, "device %d", i)
+	}
+}

@@ -129,6 +129,7 @@ type Directory struct {
 
 	shards    [shardCount]shard
 	hydrating *hydrator
+	handOver  handOver
 	live      atomic.Int64
 	ready     atomic.Bool
 	m         directoryMetrics
@@ -177,7 +178,8 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, cmds: deps.Commands, log: deps.Log, now: deps.Now}
+	d := &Directory{devices: deps.Devices, snaps: deps.Snapshots, cmds: deps.Commands, log: deps.Log, now: deps.Now,
+		handOver: defaultHandOver}
 	d.hydrating = newHydrator(d.loadMany, hydrateLoaders, wakeBatch, deps.Log)
 	for i := range d.shards {
 		d.shards[i].m = make(map[uuid.UUID]*entry)
