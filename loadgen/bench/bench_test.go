@@ -208,3 +208,35 @@ func TestASecondBenchOfTheDayKeepsTheFirstsResults(t *testing.T) {
 	require.NoError(t, json.Unmarshal(first, &r))
 	assert.Equal(t, "x", r.Date, "the first bench's results are untouched")
 }
+
+func TestStealIsTheHypervisorsShareOfTheCPUTimeBetweenReadings(t *testing.T) {
+	before, err := parseCPULine("cpu  1000 0 500 8000 100 0 50 350 0 0")
+	require.NoError(t, err)
+	after, err := parseCPULine("cpu  1600 0 700 8900 100 0 100 600 0 0")
+	require.NoError(t, err)
+	assert.Equal(t, cpuTimes{total: 10000, steal: 350}, before)
+	assert.InDelta(t, 12.5, stealPercent(before, after), 1e-9, "250 of 2,000 ticks")
+	assert.Zero(t, stealPercent(after, after), "no time passed")
+
+	_, err = parseCPULine("cpu0 1 2 3 4 5 6 7 8")
+	assert.Error(t, err, "a single CPU's line is not the machine's")
+	_, err = parseCPULine("cpu 1 2 3")
+	assert.Error(t, err, "too few fields")
+
+	_, ok := readCPUTimes("/proc/stat")
+	assert.True(t, ok, "this machine's /proc/stat reads")
+}
+
+func TestTheReportShowsStealOnlyWhenSomeWasTaken(t *testing.T) {
+	s := &ScenarioResult{Name: "fleet", Runs: map[string][]TargetRun{
+		NexMDM: {{StealPct: 4}, {StealPct: 30}}, Noop: {{StealPct: 2}},
+	}, Median: map[string]Summary{}}
+	var b strings.Builder
+	s.markdown(&b)
+	assert.Contains(t, b.String(), "median 4 %, at most 30 %")
+
+	s.Runs = map[string][]TargetRun{NexMDM: {{}}}
+	b.Reset()
+	s.markdown(&b)
+	assert.NotContains(t, b.String(), "steal")
+}

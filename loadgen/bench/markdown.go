@@ -119,6 +119,9 @@ func (s *ScenarioResult) markdown(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "\nNexMDM / no-op throughput **%.2f×**; NexMDM / baseline stored rows/s **%.1f×**; baseline p99 / NexMDM p99 **%.1f×**.\n",
 		s.VsNoop, s.VsBaseline, s.P99VsBase)
+	if med, most := s.stealRange(); most > 0 {
+		fmt.Fprintf(b, "\nCPU time taken by the hypervisor (steal) during these runs: median %.0f %%, at most %.0f %%.\n", med, most)
+	}
 }
 
 func (r *Results) markdownMemory(b *strings.Builder) {

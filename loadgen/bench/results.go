@@ -60,6 +60,7 @@ type TargetRun struct {
 	RSSBefore  int64           `json:"rss_before_bytes"`
 	RSSAfter   int64           `json:"rss_after_bytes"`
 	LiveActors int64           `json:"live_actors,omitempty"`
+	StealPct   float64         `json:"steal_pct"` // of the machine's CPU time, taken by the hypervisor during the run
 }
 
 // Summary is the median over a target's runs of each figure.

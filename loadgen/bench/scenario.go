@@ -72,8 +72,12 @@ func (b *bench) runOnce(ctx context.Context, sc loadgen.Scenario, target string,
 	sc.Options(&opts)
 	opts.Target, opts.Client, opts.Progress, opts.Seed = target, c, b.cfg.Progress, seed
 	opts.Devices = b.fleet(sc, seed)
+	cpu0, _ := readCPUTimes(procStat)
 	if run.Report, err = loadgen.Run(ctx, opts); err != nil {
 		return run, err
+	}
+	if cpu1, ok := readCPUTimes(procStat); ok {
+		run.StealPct = stealPercent(cpu0, cpu1)
 	}
 	if target == NexMDM { // only NexMDM remembers a device's last heartbeat
 		b.advance(opts.Devices)
