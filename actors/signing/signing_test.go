@@ -1,8 +1,11 @@
 package signing
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -28,6 +31,34 @@ func TestKeyringFirstKeyIsCurrentAndAllStayValid(t *testing.T) {
 	assert.Equal(t, k1, again, "derivation is deterministic")
 	_, err = k.DeviceKey("k3", dev)
 	assert.ErrorIs(t, err, ErrUnknownKey)
+}
+
+// Derivation reuses keyed HMACs; every call must still be the formula's
+// HMAC-SHA256(master, "nexmdm/device-hmac/v1:" + device id), one device
+// after another and from many goroutines at once.
+func TestDeviceKeysStayTheFormulasWhileTheirHMACsAreReused(t *testing.T) {
+	k, err := ParseKeyring("k1:" + key('a'))
+	require.NoError(t, err)
+	want := func(dev uuid.UUID) []byte {
+		m := hmac.New(sha256.New, []byte(strings.Repeat("a", 32)))
+		m.Write([]byte("nexmdm/device-hmac/v1:" + dev.String()))
+		return m.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				dev := uuid.New()
+				got, err := k.DeviceKey("k1", dev)
+				if !assert.NoError(t, err) || !assert.Equal(t, want(dev), got, "device %s", dev) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestParseKeyringRejectsBadSpecs(t *testing.T) {
