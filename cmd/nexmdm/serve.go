@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,6 +186,10 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	if err := a.dir.Start(ctx); err != nil {
 		return nil, err
 	}
+	// Hydration leaves as much garbage as the fleet's state; collect it
+	// before the listener opens rather than in the first seconds of
+	// serving, when every device comes back at once.
+	runtime.GC()
 	log.Info().Str("event", "devices.loaded").Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("took", time.Since(loadStart)).Msg("device actors hydrated")
 	go a.dir.RunSweeper(bg)
