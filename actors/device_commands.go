@@ -92,7 +92,7 @@ func (d *Directory) QueueCommands(cmds []persistence.Command) {
 // workers catch up. Sent all at once, 10,000 command messages woke a
 // worker each and queued ahead of the heartbeats that came meanwhile
 // (BenchmarkHeartbeatsDuringBulkHandOver); 256 take the workers well under
-// a millisecond. The pauses add about 40 ms to a bulk of 10,000.
+// a millisecond. The pauses add about 60 ms to a bulk of 10,000.
 type handOver struct {
 	chunk int
 	pause time.Duration

@@ -160,6 +160,7 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 	devices := pgstore.NewDevices(a.pool)
 	actorCfg := actors.DefaultConfig()
 	actorCfg.OfflineAfter = cfg.OfflineAfter
+	actorCfg.FirstTickSpread = cfg.OfflineAfter // a restart's first ticks come no later than offline is noticed
 	actorCfg.HeartbeatInterval = cfg.HeartbeatInterval
 	actorCfg.SweepInterval = cfg.SweepInterval
 	actorCfg.RateLimit, actorCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
