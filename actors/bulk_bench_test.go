@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
-	"github.com/rs/zerolog"
 
 	"github.com/nexmdm/nexmdm/persistence"
 )
@@ -38,24 +36,8 @@ func benchmarkBulkHandOver(b *testing.B, ho handOver) {
 	const window = 150 * time.Millisecond // heartbeats answered this long from the hand-over's start count
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := DefaultConfig()
-	cfg.RateLimit = 0
-	cfg.PepperID = "p1"
-	store := &benchDevices{}
-	d := NewDirectory(ctx, cfg, Deps{
-		System: actor.NewActorSystem(), Sink: newInstantSink(ctx), Devices: store, Snapshots: discardSnapshots{}, Log: zerolog.Nop(),
-	})
+	d, ids, clocks, digest := liveBenchFleet(ctx, b, fleet+targets)
 	d.handOver = ho
-	var digest [32]byte
-	store.digest = digest[:]
-	ids := make([]uuid.UUID, fleet+targets)
-	clocks := make([]time.Time, len(ids))
-	for i := range ids {
-		ids[i] = uuid.New()
-		d.Enrolled(ids[i], persistence.DeviceFacts{Serial: ids[i].String()}, digest[:], cfg.PepperID, nil)
-		clocks[i] = time.Now().Add(-24 * time.Hour)
-		beat(b, d, ids[i], digest, clocks[i])
-	}
 
 	var (
 		mu       sync.Mutex

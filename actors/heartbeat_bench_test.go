@@ -26,27 +26,7 @@ func BenchmarkHeartbeatPath100k(b *testing.B) {
 	const devices = 100_000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sink := newInstantSink(ctx)
-	cfg := DefaultConfig()
-	cfg.RateLimit = 0
-	cfg.PepperID = "p1"
-	store := &benchDevices{}
-	d := NewDirectory(ctx, cfg, Deps{
-		System: actor.NewActorSystem(), Sink: sink, Devices: store, Snapshots: discardSnapshots{}, Log: zerolog.Nop(),
-	})
-	ids := make([]uuid.UUID, devices)
-	var digest [32]byte
-	for i := range ids {
-		ids[i] = uuid.New()
-		d.Enrolled(ids[i], persistence.DeviceFacts{Serial: ids[i].String()}, digest[:], cfg.PepperID, nil)
-	}
-	store.digest = digest[:]
-	start := time.Now().Add(-24 * time.Hour)
-	clocks := make([]time.Time, devices)
-	for i, id := range ids { // every actor live before the clock starts
-		clocks[i] = start
-		beat(b, d, id, digest, clocks[i])
-	}
+	d, ids, clocks, digest := liveBenchFleet(ctx, b, devices)
 
 	// Each goroutine sends for its own devices, so that their clocks need
 	// no lock, in a shuffled order, as requests reach 100,000 actors.
@@ -71,6 +51,27 @@ func BenchmarkHeartbeatPath100k(b *testing.B) {
 	// Wall time per heartbeat depends on what else runs on the machine;
 	// the CPU the process spent per heartbeat much less so.
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// liveBenchFleet enrolls n devices, all with the zero digest, in a
+// directory whose writer commits nothing, and has each heartbeat once, so
+// that every actor is live. clocks are the devices' last heartbeat times.
+func liveBenchFleet(ctx context.Context, b *testing.B, n int) (d *Directory, ids []uuid.UUID, clocks []time.Time, digest [32]byte) {
+	cfg := DefaultConfig()
+	cfg.RateLimit = 0
+	cfg.PepperID = "p1"
+	store := &benchDevices{digest: digest[:]}
+	d = NewDirectory(ctx, cfg, Deps{
+		System: actor.NewActorSystem(), Sink: newInstantSink(ctx), Devices: store, Snapshots: discardSnapshots{}, Log: zerolog.Nop(),
+	})
+	ids, clocks = make([]uuid.UUID, n), make([]time.Time, n)
+	start := time.Now().Add(-24 * time.Hour)
+	for i := range ids {
+		ids[i], clocks[i] = uuid.New(), start
+		d.Enrolled(ids[i], persistence.DeviceFacts{Serial: ids[i].String()}, digest[:], cfg.PepperID, nil)
+		beat(b, d, ids[i], digest, clocks[i])
+	}
+	return d, ids, clocks, digest
 }
 
 // processCPU is the user and system CPU time this process has used.
