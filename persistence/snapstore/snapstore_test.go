@@ -66,6 +66,22 @@ func TestDeleteRemovesFlushedAndPendingSnapshots(t *testing.T) {
 	assert.Nil(t, got)
 }
 
+func TestALaterFlushWritesOnlyWhatWasPutSinceTheLastOne(t *testing.T) {
+	s, r := newTestStore(t)
+	ctx := context.Background()
+	deleted, second, third := uuid.New(), uuid.New(), uuid.New()
+	s.Put(deleted, []byte("a"))
+	require.NoError(t, s.Flush(ctx))
+	require.NoError(t, s.Delete(ctx, []uuid.UUID{deleted}))
+	s.Put(second, []byte("b"))
+	require.NoError(t, s.Flush(ctx))
+	s.Put(third, []byte("c"))
+	require.NoError(t, s.Flush(ctx))
+
+	assert.ElementsMatch(t, []string{"dev:" + second.String(), "dev:" + third.String()}, r.Keys(t),
+		"a snapshot flushed before must not be written again, least of all for a deleted device")
+}
+
 func TestFailedFlushKeepsSnapshotsForTheNextOne(t *testing.T) {
 	s, r := newTestStore(t)
 	id := uuid.New()
