@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,7 +227,8 @@ func TestReconcileFindsNoDriftWhileHeartbeatsFlow(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, d := range devs {
+	rounds := make([]atomic.Int32, len(devs)) // each device's finished rounds of three heartbeats
+	for n, d := range devs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -250,10 +252,23 @@ func TestReconcileFindsNoDriftWhileHeartbeatsFlow(t *testing.T) {
 					}
 					req.Release()
 				}
+				rounds[n].Add(1)
 			}
 		}()
 	}
-	for range 5 {
+	// At least five passes, and on until every device has stored rows in
+	// more than one round: a fast machine reconciles twelve devices five
+	// times before some of them have sent twice.
+	flowed := func() bool {
+		for i := range rounds {
+			if rounds[i].Load() < 2 {
+				return false
+			}
+		}
+		return true
+	}
+	for pass := 0; pass < 5 || !flowed(); pass++ {
+		require.Less(t, pass, 10_000, "the devices' heartbeats stopped flowing")
 		rep, err := rec.RunOnce(ctx)
 		require.NoError(t, err)
 		assert.Zero(t, rep.Drift(), "drift under load: %v", rep.Repairs)
