@@ -545,7 +545,7 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 		e = s.addLocked(id, &facts)
 	}
 	s.views[e.slot].setFacts(&facts)
-	s.markChangedLocked(e)
+	s.markChangedLocked(e, RowFacts)
 	s.setDeletedLocked(e, false)
 	e.gen++
 	if e.actor.pid != nil {

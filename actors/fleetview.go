@@ -33,7 +33,29 @@ type deviceView struct {
 	alerting        bool // an alert is open
 	charging        bool
 	monitorEnabled  bool
-	changed         bool // queued in the shard's changed list
+	fed             RowFields // what changed since the live feed last drained, and rowQueued
+}
+
+// RowFields names the parts of a device row that changed, so that the live
+// feed can send only those: a heartbeat moves a few fields of a row that is
+// mostly descriptive.
+type RowFields uint8
+
+// The parts of a row, as the live feed tells them apart.
+const (
+	RowStatus RowFields = 1 << iota
+	RowBattery
+	RowCharging
+	RowAgentVersion
+	RowService // the monitored service's last foreground time
+	RowFacts   // a new device, or what enrolment or monitoring settings say: the whole row
+	rowQueued  // the view is in its shard's changed list (not a field: never drained)
+)
+
+// RowChange is a device whose row changed, and which parts of it.
+type RowChange struct {
+	ID     uuid.UUID
+	Fields RowFields // 0: only its times moved
 }
 
 // ServiceState is a device's monitored service as last reported.
@@ -113,9 +135,9 @@ func (s *shard) setDeletedLocked(e *entry, deleted bool) {
 const feedEvery = int64(time.Minute / time.Millisecond)
 
 // setState copies an actor's visible state and reports whether the live
-// feed should show the row again: something on it changed, or its times
-// moved by feedEvery since it was last shown.
-func (v *deviceView) setState(st *deviceState) bool {
+// feed should show the row again, and what of it changed: something on it
+// changed, or its times moved by feedEvery since it was last shown.
+func (v *deviceView) setState(st *deviceState) (RowFields, bool) {
 	was := *v
 	v.lastSeen = st.lastSeen / int64(time.Millisecond)
 	v.online = st.online
@@ -135,10 +157,24 @@ func (v *deviceView) setState(st *deviceState) bool {
 	}
 	v.setMonitoring(&st.monitoring)
 	v.monitoredLastFG = st.monitoredLastFG
-	return v.online != was.online || v.alerting != was.alerting || v.battery != was.battery || v.charging != was.charging ||
-		v.agentVersion != was.agentVersion || v.monitoredPkg != was.monitoredPkg ||
-		v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin ||
-		v.lastSeen-v.fedSeen >= feedEvery || v.monitoredLastFG-was.monitoredLastFG >= feedEvery
+	var fields RowFields
+	for _, f := range []struct {
+		changed bool
+		field   RowFields
+	}{
+		{v.online != was.online, RowStatus},
+		{v.battery != was.battery, RowBattery},
+		{v.charging != was.charging, RowCharging},
+		{v.agentVersion != was.agentVersion, RowAgentVersion},
+		{v.monitoredLastFG-was.monitoredLastFG >= feedEvery, RowService},
+		{v.monitoredPkg != was.monitoredPkg || v.monitorName != was.monitorName ||
+			v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin, RowFacts},
+	} {
+		if f.changed {
+			fields |= f.field
+		}
+	}
+	return fields, fields != 0 || v.lastSeen-v.fedSeen >= feedEvery
 }
 
 func (v *deviceView) setMonitoring(m *persistence.Monitoring) {
@@ -165,22 +201,22 @@ func (v *deviceView) row(nowMs int64) DeviceRow {
 	}
 }
 
-// markChangedLocked queues the entry's view for the live feed; the shard's
-// write lock is held.
-func (s *shard) markChangedLocked(e *entry) {
+// markChangedLocked queues the entry's view for the live feed with the
+// fields that changed; the shard's write lock is held.
+func (s *shard) markChangedLocked(e *entry, fields RowFields) {
 	v := &s.views[e.slot]
 	v.fedSeen = v.lastSeen
-	if !v.changed {
-		v.changed = true
+	if v.fed&rowQueued == 0 {
 		s.changed = append(s.changed, e.slot)
 	}
+	v.fed |= fields | rowQueued
 }
 
 // publish copies an actor's state into its view.
 func (s *shard) publish(e *entry, st *deviceState) {
 	s.mu.Lock()
-	if s.views[e.slot].setState(st) {
-		s.markChangedLocked(e)
+	if fields, show := s.views[e.slot].setState(st); show {
+		s.markChangedLocked(e, fields)
 	}
 	s.mu.Unlock()
 }
@@ -198,15 +234,16 @@ func (d *Directory) Row(id uuid.UUID, now time.Time) (DeviceRow, bool) {
 }
 
 // DrainChanged appends the devices whose row changed since the last call,
-// each once, and forgets them. The live feed calls it once a second.
-func (d *Directory) DrainChanged(dst []uuid.UUID) []uuid.UUID {
+// each once with what changed, and forgets them. The live feed calls it
+// once a second.
+func (d *Directory) DrainChanged(dst []RowChange) []RowChange {
 	for i := range d.shards {
 		s := &d.shards[i]
 		s.mu.Lock()
 		for _, slot := range s.changed {
 			v := &s.views[slot]
-			v.changed = false
-			dst = append(dst, v.id)
+			dst = append(dst, RowChange{ID: v.id, Fields: v.fed &^ rowQueued})
+			v.fed = 0
 		}
 		s.changed = s.changed[:0]
 		s.mu.Unlock()
@@ -233,7 +270,7 @@ func (d *Directory) SetMonitoring(changes []MonitoringChange) {
 			}
 			v.setMonitoring(&c.Monitoring)
 			e.gen++
-			s.markChangedLocked(e)
+			s.markChangedLocked(e, RowFacts)
 			if e.actor.pid != nil {
 				e.actor.send(&monitoringSet{m: c.Monitoring})
 			}

@@ -232,30 +232,40 @@ func TestSummaryCountsPresenceBatteryAndVersions(t *testing.T) {
 	assert.Equal(t, 1, sum.AgentVersions["1.0"])
 }
 
-func TestChangedRowsAreDrainedOnceEachAndOnlyWhenSomethingShows(t *testing.T) {
+func TestChangedRowsAreDrainedOnceEachWithWhatChanged(t *testing.T) {
 	f := newFixture(t)
 	id, secret := f.enroll(t, "a")
-	f.dir.DrainChanged(nil)
-	beat := func(i int, pct int16) {
+	assert.Equal(t, []actors.RowChange{{ID: id, Fields: actors.RowFacts}}, f.dir.DrainChanged(nil),
+		"a new device goes out whole")
+	beat := func(i int, pct int16, charging bool) {
 		t.Helper()
-		h := battery(pct, false)
+		h := battery(pct, charging)
 		h.TS = f.clock.Now().Add(time.Duration(i) * 10 * time.Second)
 		require.Equal(t, actors.Stored, f.report(t, id, secret, h).Outcome)
 		f.status(t, id)
 	}
 	for i := range 5 {
-		beat(i, 80)
+		beat(i, 80, false)
 	}
-	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "it came online")
+	assert.Equal(t, []actors.RowChange{{ID: id, Fields: actors.RowStatus | actors.RowBattery}}, f.dir.DrainChanged(nil),
+		"it came online, with a battery level")
 	assert.Empty(t, f.dir.DrainChanged(nil), "nothing changed since")
 
-	beat(5, 80)
+	beat(5, 80, false)
 	assert.Empty(t, f.dir.DrainChanged(nil), "only last_seen moved, by less than a minute")
-	beat(6, 79)
-	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "the battery moved")
+	beat(6, 79, false)
+	beat(7, 79, true)
+	assert.Equal(t, []actors.RowChange{{ID: id, Fields: actors.RowBattery | actors.RowCharging}}, f.dir.DrainChanged(nil),
+		"the battery moved, then it was plugged in: one change with both")
 	f.clock.Advance(61 * time.Second)
-	beat(7, 79)
-	assert.Equal(t, []uuid.UUID{id}, f.dir.DrainChanged(nil), "last_seen is refreshed at least once a minute")
+	beat(8, 79, true)
+	assert.Equal(t, []actors.RowChange{{ID: id}}, f.dir.DrainChanged(nil),
+		"last_seen is refreshed at least once a minute, and nothing else changed")
+
+	f.dir.SetMonitoring([]actors.MonitoringChange{{ID: id, Monitoring: persistence.Monitoring{
+		Package: "com.example.kiosk", DisplayName: "Kiosk", Enabled: true, ThresholdMin: 5}}})
+	assert.Equal(t, []actors.RowChange{{ID: id, Fields: actors.RowFacts}}, f.dir.DrainChanged(nil),
+		"new monitoring settings send the whole row")
 }
 
 func TestListingSurvivesARestart(t *testing.T) {

@@ -18,21 +18,35 @@ import (
 // fleetFeed is what the live feed reads: the directory's rows and summary
 // in the admin API's JSON shapes.
 type fleetFeed struct {
-	dir *actors.Directory
-	now func() time.Time
+	dir     *actors.Directory
+	now     func() time.Time
+	changes []actors.RowChange // DrainChanged's buffer; the hub calls it from one goroutine
 }
 
-func (f fleetFeed) DrainChanged(dst []uuid.UUID) []uuid.UUID { return f.dir.DrainChanged(dst) }
+func (f *fleetFeed) DrainChanged(dst []wshub.Change) []wshub.Change {
+	f.changes = f.dir.DrainChanged(f.changes[:0])
+	for _, c := range f.changes {
+		dst = append(dst, wshub.Change{ID: c.ID, What: uint32(c.Fields)})
+	}
+	return dst
+}
 
-func (f fleetFeed) AppendStatus(dst []byte, id uuid.UUID) ([]byte, bool) {
-	row, ok := f.dir.Row(id, f.now())
+// AppendStatus appends a new or re-described device's whole row, and of
+// any other only its id, last_seen and what changed: most rows go out
+// because a heartbeat moved a field or two.
+func (f *fleetFeed) AppendStatus(dst []byte, c wshub.Change) ([]byte, bool) {
+	row, ok := f.dir.Row(c.ID, f.now())
 	if !ok {
 		return dst, false
 	}
-	return appendDeviceJSON(dst, &row), true
+	fields := actors.RowFields(c.What)
+	if fields&actors.RowFacts != 0 {
+		return appendDeviceJSON(dst, &row), true
+	}
+	return appendDevicePatch(dst, &row, fields), true
 }
 
-func (f fleetFeed) AppendSummary(dst []byte) []byte {
+func (f *fleetFeed) AppendSummary(dst []byte) []byte {
 	sum := f.dir.Summary(f.now())
 	b, _ := json.Marshal(toSummaryJSON(&sum)) // plain structs: cannot fail
 	return append(dst, b...)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +69,46 @@ func toDeviceJSON(r *actors.DeviceRow) deviceJSON {
 func appendDeviceJSON(dst []byte, r *actors.DeviceRow) []byte {
 	b, _ := json.Marshal(toDeviceJSON(r)) // plain structs: cannot fail
 	return append(dst, b...)
+}
+
+// appendDevicePatch appends the part of a row's JSON object the live feed
+// sends when a heartbeat moved it: id and last_seen, then only the listed
+// fields, each with the value it has in the whole row.
+func appendDevicePatch(dst []byte, r *actors.DeviceRow, fields actors.RowFields) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = append(dst, r.ID.String()...)
+	dst = append(dst, `","last_seen":`...)
+	if r.LastSeen.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(r.LastSeen.UTC().AppendFormat(append(dst, '"'), time.RFC3339Nano), '"')
+	}
+	if fields&actors.RowStatus != 0 {
+		dst = append(append(append(dst, `,"status":"`...), r.Presence()...), '"')
+	}
+	if fields&actors.RowBattery != 0 {
+		dst = append(dst, `,"battery_pct":`...)
+		if r.BatteryPct < 0 {
+			dst = append(dst, "null"...)
+		} else {
+			dst = strconv.AppendInt(dst, int64(r.BatteryPct), 10)
+		}
+	}
+	if fields&actors.RowCharging != 0 {
+		dst = strconv.AppendBool(append(dst, `,"charging":`...), r.Charging)
+	}
+	if fields&(actors.RowAgentVersion|actors.RowService) != 0 {
+		whole := toDeviceJSON(r)
+		if fields&actors.RowAgentVersion != 0 {
+			b, _ := json.Marshal(whole.AgentVersion)
+			dst = append(append(dst, `,"agent_version":`...), b...)
+		}
+		if fields&actors.RowService != 0 {
+			b, _ := json.Marshal(whole.Service)
+			dst = append(append(dst, `,"service":`...), b...)
+		}
+	}
+	return append(dst, '}')
 }
 
 type summaryJSON struct {

@@ -138,7 +138,7 @@ func New(cfg Config, deps Deps) *Server {
 		reg = deps.Registry
 	}
 	s.hub = wshub.New(feedCfg, wshub.Deps{
-		Source: fleetFeed{dir: deps.Directory, now: deps.Now}, Auth: s.feedAuth,
+		Source: &fleetFeed{dir: deps.Directory, now: deps.Now}, Auth: s.feedAuth,
 		Failed: func(ip string) { s.authFail.fail(ip, s.now()) },
 		Log:    deps.Log, Now: deps.Now, Registry: reg,
 	})

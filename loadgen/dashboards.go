@@ -112,23 +112,23 @@ func (d *Dashboards) read(conn *websocket.Conn) {
 var (
 	statusPrefix  = []byte(`{"type":"device.status"`)
 	summaryPrefix = []byte(`{"type":"fleet.summary"`)
-	enrolledKey   = []byte(`"enrolled_at":`) // every device row has exactly one
+	rowKey        = []byte(`{"id":`) // every device.status element, whole row or patch, starts so
 )
 
 // scannedMessage is what scanMessage saw of a message.
 type scannedMessage struct {
 	bytes           int64
-	rows            int64 // enrolledKey's occurrences
+	rows            int64 // rowKey's occurrences
 	status, summary bool  // by the message's first bytes
 }
 
-// scanMessage reads r to its end through buf, counting enrolledKey also
-// where it spans two reads.
+// scanMessage reads r to its end through buf, counting rowKey also where
+// it spans two reads.
 func scanMessage(r io.Reader, buf []byte) (scannedMessage, error) {
 	var m scannedMessage
 	var headBytes [32]byte
 	head := headBytes[:0]
-	keep := len(enrolledKey) - 1 // a match needs one byte more than this tail
+	keep := len(rowKey) - 1 // a match needs one byte more than this tail
 	carry := 0
 	for {
 		n, err := r.Read(buf[carry:])
@@ -137,7 +137,7 @@ func scanMessage(r io.Reader, buf []byte) (scannedMessage, error) {
 			head = append(head, read[:min(n, cap(head)-len(head))]...)
 			m.bytes += int64(n)
 			window := buf[:carry+n]
-			m.rows += int64(bytes.Count(window, enrolledKey))
+			m.rows += int64(bytes.Count(window, rowKey))
 			carry = copy(buf, window[max(0, len(window)-keep):])
 		}
 		if errors.Is(err, io.EOF) {

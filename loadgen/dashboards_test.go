@@ -11,16 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestScanMessageCountsDeviceRowsSplitAcrossReads(t *testing.T) {
+func TestScanMessageCountsWholeRowsAndPatchesSplitAcrossReads(t *testing.T) {
 	msg := `{"type":"device.status","at":"2026-12-06T10:00:00Z","data":[` +
-		`{"id":"a","enrolled_at":"2026-12-01T00:00:00Z"},{"id":"b","enrolled_at":null},` +
-		`{"id":"c","enrolled_at":"2026-12-02T00:00:00Z"}]}`
+		`{"id":"a","enrolled_at":"2026-12-01T00:00:00Z","service":{"package":"p"}},{"id":"b","last_seen":null},` +
+		`{"id":"c","last_seen":"2026-12-02T00:00:00Z","battery_pct":50}]}`
 	for _, r := range map[string]io.Reader{
 		"one byte a read": iotest.OneByteReader(strings.NewReader(msg)),
 		"half at a time":  iotest.HalfReader(strings.NewReader(msg)),
 		"whole":           strings.NewReader(msg),
 	} {
-		m, err := scanMessage(r, make([]byte, len(enrolledKey)+1))
+		m, err := scanMessage(r, make([]byte, len(rowKey)+1))
 		require.NoError(t, err)
 		assert.Equal(t, scannedMessage{bytes: int64(len(msg)), rows: 3, status: true}, m)
 	}
@@ -39,13 +39,13 @@ func TestScanMessageTellsASummaryAndStopsAtAnError(t *testing.T) {
 // BenchmarkDashboardMessage reads a 400 KB status batch, about what each of
 // the bench's 100 dashboards receives twice a second under stress.
 func BenchmarkDashboardMessage(b *testing.B) {
-	row := `{"id":"0b6f1c1e-7d2a-4f57-9a57-1d3f0e6c2b11","enrolled_at":"2026-12-01T00:00:00Z","battery_pct":64}`
+	row := `{"id":"0b6f1c1e-7d2a-4f57-9a57-1d3f0e6c2b11","last_seen":"2026-12-01T00:00:00Z","battery_pct":64}`
 	msg := []byte(`{"type":"device.status","data":[` + strings.Repeat(row+",", 4000) + row + `]}`)
 	b.Run("read whole", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			whole, _ := io.ReadAll(bytes.NewReader(msg))
-			_ = bytes.Count(whole, enrolledKey)
+			_ = bytes.Count(whole, rowKey)
 		}
 	})
 	b.Run("scan through a kept buffer", func(b *testing.B) {

@@ -81,20 +81,37 @@ func TestLiveFeedSendsStatusAndPresenceTransitions(t *testing.T) {
 
 	cl := newClient(e.url())
 	reg := enrollFleet(t, cl, "feed", 1)[0]
-	_, err := cl.Heartbeat(context.Background(), reg.DeviceToken, fullHeartbeat(time.Now().UTC(), 63))
+	first := time.Now().UTC().Add(-time.Minute)
+	_, err := cl.Heartbeat(context.Background(), reg.DeviceToken, fullHeartbeat(first, 63))
 	require.NoError(t, err)
 
 	d.await("device.online", mentions(reg.DeviceID))
-	status := d.await("device.status", mentions(reg.DeviceID))
-	var rows []map[string]any
-	require.NoError(t, json.Unmarshal(status, &rows))
-	for _, r := range rows {
-		if r["id"] == reg.DeviceID {
-			assert.EqualValues(t, 63, r["battery_pct"], "the status has the heartbeat's battery")
-			assert.Equal(t, "online", r["status"])
+	row := elementOf(t, d.await("device.status", mentions(reg.DeviceID)), reg.DeviceID)
+	assert.EqualValues(t, 63, row["battery_pct"], "the status has the heartbeat's battery")
+	assert.Equal(t, "online", row["status"])
+
+	_, err = cl.Heartbeat(context.Background(), reg.DeviceToken, fullHeartbeat(first.Add(30*time.Second), 62))
+	require.NoError(t, err)
+	patch := elementOf(t, d.await("device.status", mentions(reg.DeviceID)), reg.DeviceID)
+	assert.Equal(t, map[string]any{"id": reg.DeviceID, "last_seen": patch["last_seen"], "battery_pct": 62.0}, patch,
+		"a heartbeat that moved only the battery sends only that, with last_seen")
+	assert.NotNil(t, patch["last_seen"])
+
+	d.await("device.offline", mentions(reg.DeviceID)) // no heartbeat for 3 s
+}
+
+// elementOf returns the element of a batch about the device.
+func elementOf(t *testing.T, data json.RawMessage, id string) map[string]any {
+	t.Helper()
+	var elems []map[string]any
+	require.NoError(t, json.Unmarshal(data, &elems))
+	for _, e := range elems {
+		if e["id"] == id || e["device_id"] == id {
+			return e
 		}
 	}
-	d.await("device.offline", mentions(reg.DeviceID)) // no heartbeat for 3 s
+	require.FailNow(t, "no element about the device", "%s", data)
+	return nil
 }
 
 func TestLiveFeedOnlyFollowsTheSubscribedDevice(t *testing.T) {

@@ -80,17 +80,17 @@ func (b *batch) split(msg, head []byte, keep func(uuid.UUID) bool, max int, emit
 // flush. It drains the source even with nobody listening, so the source's
 // change set stays small.
 func (h *Hub) flushStatus(now time.Time) {
-	h.ids = h.src.DrainChanged(h.ids[:0])
-	if len(h.ids) == 0 || h.listeners.Load() == 0 {
+	h.changes = h.src.DrainChanged(h.changes[:0])
+	if len(h.changes) == 0 || h.listeners.Load() == 0 {
 		return
 	}
 	b := &h.enc.status
 	b.reset()
-	for _, id := range h.ids {
+	for _, c := range h.changes {
 		start := len(b.buf)
 		var ok bool
-		b.buf, ok = h.src.AppendStatus(b.buf, id)
-		b.commit(id, start, ok)
+		b.buf, ok = h.src.AppendStatus(b.buf, c)
+		b.commit(c.ID, start, ok)
 	}
 	h.broadcast(TypeStatus, now, b)
 }

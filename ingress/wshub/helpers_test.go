@@ -88,20 +88,23 @@ func (s *fakeSource) Delete(id uuid.UUID) {
 	delete(s.battery, id)
 }
 
-func (s *fakeSource) DrainChanged(dst []uuid.UUID) []uuid.UUID {
+func (s *fakeSource) DrainChanged(dst []Change) []Change {
 	s.drains.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dst = append(dst, s.changed...)
+	for _, id := range s.changed {
+		dst = append(dst, Change{ID: id})
+	}
 	s.changed = s.changed[:0]
 	clear(s.pending)
 	return dst
 }
 
-func (s *fakeSource) AppendStatus(dst []byte, id uuid.UUID) ([]byte, bool) {
+func (s *fakeSource) AppendStatus(dst []byte, c Change) ([]byte, bool) {
 	s.statuses.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	id := c.ID
 	pct, ok := s.battery[id]
 	if !ok {
 		return dst, false

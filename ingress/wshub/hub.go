@@ -19,14 +19,22 @@ import (
 // (a summary follows every successful auth), so it must be safe for
 // concurrent use.
 type Source interface {
-	// DrainChanged appends to dst the ids of devices whose status changed
-	// since the previous call, each at most once, and returns dst.
-	DrainChanged(dst []uuid.UUID) []uuid.UUID
-	// AppendStatus appends the JSON object describing a device's current
-	// status and reports false if the device no longer exists.
-	AppendStatus(dst []byte, id uuid.UUID) ([]byte, bool)
+	// DrainChanged appends to dst the devices whose status changed since
+	// the previous call, each at most once, and returns dst.
+	DrainChanged(dst []Change) []Change
+	// AppendStatus appends the JSON object describing what changed of a
+	// device's status, and reports false if the device no longer exists.
+	AppendStatus(dst []byte, c Change) ([]byte, bool)
 	// AppendSummary appends the JSON object of the fleet summary.
 	AppendSummary(dst []byte) []byte
+}
+
+// Change is a device whose status changed. What is the source's own note
+// of what changed, handed back to AppendStatus, so that it can send only
+// that.
+type Change struct {
+	ID   uuid.UUID
+	What uint32
 }
 
 // Authenticator turns a bearer credential (a JWT) into who the client is
@@ -144,8 +152,8 @@ type Hub struct {
 	pending []event // published since the last event flush
 	spare   []event // the previous pending slice, kept for its capacity
 
-	ids []uuid.UUID // DrainChanged's buffer, reused by Run's goroutine
-	enc encoder     // Run's goroutine's buffers
+	changes []Change // DrainChanged's buffer, reused by Run's goroutine
+	enc     encoder  // Run's goroutine's buffers
 }
 
 // event is one Publish call, encoded at the next flush.

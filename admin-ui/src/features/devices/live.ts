@@ -4,19 +4,24 @@ import { useFeedEvent } from "@/lib/ws";
 import type { FeedEvent } from "@/lib/feed";
 import { deviceKeys } from "@/features/devices/api";
 import {
-  deviceSchema,
+  deviceChangeSchema,
+  isWholeRow,
   matchesFilter,
   presenceChangeSchema,
   type Device,
+  type DeviceChange,
   type DeviceListParams,
   type DevicePage,
 } from "@/features/devices/schema";
 
-const devicesSchema = z.array(deviceSchema);
+const deviceChangesSchema = z.array(deviceChangeSchema);
 const presenceChangesSchema = z.array(presenceChangeSchema);
 
-/** Folds a batch of changed rows into every cached listing and detail. */
-export function applyDeviceRows(qc: QueryClient, rows: Device[]) {
+/**
+ * Folds a batch of changes into every cached listing and detail: whole rows
+ * replace, patches merge. Only whole rows can add a device to a listing.
+ */
+export function applyDeviceRows(qc: QueryClient, rows: DeviceChange[]) {
   if (rows.length === 0) return;
   const changed = new Map(rows.map((d) => [d.id, d]));
 
@@ -32,14 +37,16 @@ export function applyDeviceRows(qc: QueryClient, rows: Device[]) {
         if (!c) return d;
         seen.add(d.id);
         touched = true;
-        return c;
+        return { ...d, ...c };
       });
       return touched ? { ...page, devices } : page;
     });
     // Devices enrolled since this listing was fetched appear at its top.
-    const fresh = rows.filter(
-      (d) => !seen.has(d.id) && Date.parse(d.enrolled_at) > fetchedAt - 5_000 && (!params || matchesFilter(d, params)),
-    );
+    const fresh = rows
+      .filter(isWholeRow)
+      .filter(
+        (d) => !seen.has(d.id) && Date.parse(d.enrolled_at) > fetchedAt - 5_000 && (!params || matchesFilter(d, params)),
+      );
     const first = pages[0];
     if (fresh.length > 0 && first) {
       const known = new Set(first.devices.map((d) => d.id));
@@ -79,7 +86,7 @@ export function applyPresence(qc: QueryClient, online: boolean, changes: { devic
 
 export function handleDeviceEvent(qc: QueryClient, e: FeedEvent) {
   if (e.type === "device.status") {
-    const rows = devicesSchema.safeParse(e.data);
+    const rows = deviceChangesSchema.safeParse(e.data);
     if (rows.success) applyDeviceRows(qc, rows.data);
   } else if (e.type === "device.online" || e.type === "device.offline") {
     const changes = presenceChangesSchema.safeParse(e.data);

@@ -13,7 +13,7 @@ export const serviceSchema = z.object({
 });
 export type Service = z.infer<typeof serviceSchema>;
 
-/** A row of GET /admin/devices, and an element of `device.status` feed events. */
+/** A row of GET /admin/devices, and a new or re-described device in `device.status` feed events. */
 export const deviceSchema = z.object({
   id: z.string(),
   alias: z.string(),
@@ -28,6 +28,24 @@ export const deviceSchema = z.object({
   service: serviceSchema.nullable(),
 });
 export type Device = z.infer<typeof deviceSchema>;
+
+/**
+ * A `device.status` element for a device a heartbeat changed: its id and
+ * last_seen, and only the fields that moved.
+ */
+export const devicePatchSchema = deviceSchema
+  .pick({ status: true, battery_pct: true, charging: true, agent_version: true, service: true })
+  .partial()
+  .extend({ id: z.string(), last_seen: z.string().nullable() });
+export type DevicePatch = z.infer<typeof devicePatchSchema>;
+
+/** A `device.status` element: a whole row, or a patch to one. */
+export const deviceChangeSchema = z.union([deviceSchema, devicePatchSchema]);
+export type DeviceChange = z.infer<typeof deviceChangeSchema>;
+
+export function isWholeRow(c: DeviceChange): c is Device {
+  return "enrolled_at" in c;
+}
 
 export const devicePageSchema = z.object({
   devices: z.array(deviceSchema),

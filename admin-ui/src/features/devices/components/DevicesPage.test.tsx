@@ -73,6 +73,23 @@ describe("DevicesPage", () => {
     });
   });
 
+  it("merges a heartbeat's patch into its row and keeps what the patch leaves out", async () => {
+    const { devices, emit } = setup();
+    await screen.findAllByTestId("device-row");
+    const last_seen = "2024-01-01T00:00:05Z";
+    act(() => emit("device.status", [{ id: devices[1]!.id, last_seen, status: "online", battery_pct: 7 }]));
+    act(() => emit("device.status", [{ id: "99999999-9999-4999-8999-999999999999", last_seen, battery_pct: 50 }]));
+    await waitFor(() => {
+      const row = screen.getAllByTestId("device-row")[1]!;
+      expect(within(row).getByTestId("device-battery")).toHaveTextContent("7%");
+      expect(within(row).getByTestId("device-status")).toHaveAttribute("data-status", "online");
+    });
+    const rows = screen.getAllByTestId("device-row");
+    expect(rows).toHaveLength(3); // a patch never adds a device
+    expect(within(rows[1]!).getByText("warehouse-1")).toBeInTheDocument();
+    expect(screen.getByText(/3 matching/)).toBeInTheDocument();
+  });
+
   it("shows a newly enrolled device live at the top", async () => {
     const { emit } = setup();
     await screen.findAllByTestId("device-row");
