@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,19 +20,26 @@ import (
 // DashboardStats is what a set of dashboards received from the live feed.
 type DashboardStats struct {
 	Clients   int   `json:"clients"`
-	Messages  int64 `json:"messages"`
-	Statuses  int64 `json:"device_statuses"` // device rows in device.status batches
-	Bytes     int64 `json:"bytes"`           // message payload after decompression
-	Summaries int64 `json:"summaries"`
-	Dropped   int64 `json:"dropped"` // connections the server closed before the end
+	Messages  int64 `json:"messages"`   // by all dashboards
+	WireBytes int64 `json:"wire_bytes"` // read from all their sockets: frames as sent, compressed
+	Dropped   int64 `json:"dropped"`    // connections the server closed before the end
+	// What the one dashboard that inflates and counts everything got.
+	Statuses  int64 `json:"device_statuses_each"` // device elements in device.status batches
+	Bytes     int64 `json:"bytes_each"`           // message payload after decompression
+	Summaries int64 `json:"summaries_each"`
 }
 
 // Dashboards are admin WebSocket clients reading the live feed the way the
-// dashboard does: subscribed to everything, reading as fast as they can.
+// dashboard does: subscribed to everything, reading every frame as fast as
+// they can. One inflates and counts every message; the others drain the
+// frames as sent, compressed: a browser inflates on its own machine, while
+// the bench's dashboards share two cores with the server, and a hundred
+// inflating measured the loadgen rather than the server.
 type Dashboards struct {
 	conns []*websocket.Conn
 	wg    sync.WaitGroup
 	done  atomic.Bool
+	wire  atomic.Int64
 	stats DashboardStats
 }
 
@@ -61,9 +69,16 @@ func Login(ctx context.Context, baseURL, username, password string) (string, err
 // OpenDashboards connects n dashboards to baseURL's /admin/ws with token.
 func OpenDashboards(ctx context.Context, baseURL, token string, n int) (*Dashboards, error) {
 	wsURL := "ws" + strings.TrimPrefix(baseURL, "http") + "/admin/ws?token=" + token
-	dialer := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 10 * time.Second}
 	d := &Dashboards{stats: DashboardStats{Clients: n}}
-	for range n {
+	dialer := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 10 * time.Second,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, n: &d.wire}, nil
+		}}
+	for i := range n {
 		conn, resp, err := dialer.DialContext(ctx, wsURL, nil)
 		if err != nil {
 			d.Close()
@@ -74,22 +89,25 @@ func OpenDashboards(ctx context.Context, baseURL, token string, n int) (*Dashboa
 		}
 		d.conns = append(d.conns, conn)
 		d.wg.Add(1)
-		go d.read(conn)
+		go d.read(conn, i == 0)
 	}
 	return d, nil
 }
 
-// read counts what a dashboard receives without decoding it: the bench's
-// dashboards share the machine with the server, so they must be cheap.
-// Each message streams through one kept buffer; read whole, 100 dashboards'
-// tens of MB a second were as many bytes of garbage in the loadgen.
-func (d *Dashboards) read(conn *websocket.Conn) {
+// read reads a dashboard's messages until its connection ends; counting,
+// it inflates and counts them, otherwise it skips each one's frames.
+// Each message streams through one kept buffer; read whole, 100
+// dashboards' tens of MB a second were as many bytes of garbage.
+func (d *Dashboards) read(conn *websocket.Conn, counting bool) {
 	defer d.wg.Done()
-	buf := make([]byte, 32<<10)
+	var buf []byte
+	if counting {
+		buf = make([]byte, 32<<10)
+	}
 	for {
 		var m scannedMessage
 		_, r, err := conn.NextReader()
-		if err == nil {
+		if err == nil && counting {
 			m, err = scanMessage(r, buf)
 		}
 		if err != nil {
@@ -99,6 +117,9 @@ func (d *Dashboards) read(conn *websocket.Conn) {
 			return
 		}
 		atomic.AddInt64(&d.stats.Messages, 1)
+		if !counting {
+			continue
+		}
 		atomic.AddInt64(&d.stats.Bytes, m.bytes)
 		switch {
 		case m.status:
@@ -107,6 +128,18 @@ func (d *Dashboards) read(conn *websocket.Conn) {
 			atomic.AddInt64(&d.stats.Summaries, 1)
 		}
 	}
+}
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 var (
@@ -160,5 +193,6 @@ func (d *Dashboards) Close() DashboardStats {
 		c.Close()
 	}
 	d.wg.Wait()
+	d.stats.WireBytes = d.wire.Load()
 	return d.stats
 }

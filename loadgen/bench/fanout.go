@@ -52,8 +52,8 @@ func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
 		}
 		return func() error {
 			st := d.Close()
-			b.logf("dashboards: %d messages, %d device statuses, %.1f MB, %d dropped by the server",
-				st.Messages, st.Statuses, float64(st.Bytes)/1e6, st.Dropped)
+			b.logf("dashboards: %d messages, %.1f MB on the wire, %d dropped by the server; each got %d device statuses, %.1f MB inflated",
+				st.Messages, float64(st.WireBytes)/1e6, st.Dropped, st.Statuses, float64(st.Bytes)/1e6)
 			fo.Feeds = append(fo.Feeds, st)
 			return nil
 		}, nil
