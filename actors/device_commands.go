@@ -79,6 +79,9 @@ func (d *Directory) QueueCommands(cmds []persistence.Command) {
 			time.Sleep(d.handOver.pause)
 		}
 		if !d.sendIfLive(c.DeviceID, &commandQueued{cmd: c}) {
+			if idle == nil { // once, at its largest: grown by append, a bulk's copies came to 5x the commands
+				idle = make([]persistence.Command, 0, len(cmds)-i)
+			}
 			idle = append(idle, c)
 		}
 	}

@@ -205,9 +205,15 @@ func (s *Server) queueCommands(c context.Context, ids []uuid.UUID, typ, params s
 
 // publishQueued tells the live feed about new commands; later transitions
 // are told by the actors' command log and the results endpoint.
+// Without a dashboard listening, a bulk's 10,000 payloads would be built
+// only to be dropped: garbage that brought a collection into the request.
 func (s *Server) publishQueued(cmds []persistence.Command, at time.Time) {
+	if !s.hub.Listening() {
+		return
+	}
+	const typ = "command." + persistence.CommandQueued
 	for _, c := range cmds {
-		s.hub.Publish("command."+persistence.CommandQueued, c.DeviceID,
+		s.hub.Publish(typ, c.DeviceID,
 			map[string]any{"command_id": c.ID, "status": persistence.CommandQueued, "type": c.Type, "at": at})
 	}
 }

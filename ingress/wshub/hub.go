@@ -189,6 +189,10 @@ func (h *Hub) Clients() int {
 	return len(h.conns)
 }
 
+// Listening reports whether any authenticated client would get a Publish;
+// a publisher of many events can skip building them when none would.
+func (h *Hub) Listening() bool { return h.listeners.Load() > 0 }
+
 // Publish queues a discrete event (device.online, device.offline, alert.*,
 // command.*, job.*) for the next flush, where events of one type are sent
 // together as one array. deviceID is uuid.Nil for fleet-wide events, which
@@ -196,7 +200,7 @@ func (h *Hub) Clients() int {
 // actor goroutines. data is JSON-encoded at the flush, not now: pass
 // values, or maps and pointers the caller no longer changes.
 func (h *Hub) Publish(typ string, deviceID uuid.UUID, data any) {
-	if h.listeners.Load() == 0 {
+	if !h.Listening() {
 		return // nobody to tell; don't hold payloads for nothing
 	}
 	h.evMu.Lock()

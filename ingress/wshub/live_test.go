@@ -63,6 +63,21 @@ func TestRunDrainsTheSourceEvenWithoutClients(t *testing.T) {
 	assert.Zero(t, th.src.statuses.Load(), "nothing is encoded for nobody")
 }
 
+func TestTheHubIsListeningOnlyWhileAnAuthenticatedClientIsConnected(t *testing.T) {
+	th := newTestHub(t, testConfig(), false)
+	assert.False(t, th.Listening(), "no client")
+	_, _, err := th.dial(t, "", nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return th.Clients() == 1 }, 5*time.Second, time.Millisecond)
+	assert.False(t, th.Listening(), "a client that has not authenticated yet")
+
+	c := th.connect(t, aliceToken)
+	assert.True(t, th.Listening())
+
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return !th.Listening() }, 5*time.Second, time.Millisecond, "the client left")
+}
+
 func TestRunFlushesStatusesEventsAndSummaries(t *testing.T) {
 	cfg := testConfig()
 	cfg.StatusInterval = 10 * time.Millisecond
