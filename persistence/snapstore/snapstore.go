@@ -265,6 +265,7 @@ func (s *Store) Flush(ctx context.Context) error {
 
 	s.mu.Lock()
 	s.flying = nil
+	flushed := len(batch) // before the map is emptied for reuse
 	if err != nil {
 		for id, b := range batch {
 			if _, newer := s.pending[id]; !newer {
@@ -279,7 +280,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		s.m.errors.Inc()
 		return fmt.Errorf("flush snapshots: %w", err)
 	}
-	s.m.flushed.Add(float64(len(batch)))
+	s.m.flushed.Add(float64(flushed))
 	return nil
 }
 

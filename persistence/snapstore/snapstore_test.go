@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,6 +81,28 @@ func TestALaterFlushWritesOnlyWhatWasPutSinceTheLastOne(t *testing.T) {
 
 	assert.ElementsMatch(t, []string{"dev:" + second.String(), "dev:" + third.String()}, r.Keys(t),
 		"a snapshot flushed before must not be written again, least of all for a deleted device")
+}
+
+func TestFlushCountsTheSnapshotsItWrote(t *testing.T) {
+	r := testenv.NewRedis(t)
+	reg := prometheus.NewRegistry()
+	s := snapstore.New(r.Client, snapstore.Config{Prefix: r.Prefix, Batch: 3}, reg, zerolog.Nop())
+	for range 4 {
+		s.Put(uuid.New(), []byte("x"))
+	}
+	require.NoError(t, s.Flush(context.Background()))
+	s.Put(uuid.New(), []byte("y"))
+	require.NoError(t, s.Flush(context.Background()))
+
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var flushed float64
+	for _, f := range families {
+		if f.GetName() == "nexmdm_snapshots_flushed_total" {
+			flushed = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	assert.Equal(t, 5.0, flushed)
 }
 
 func TestFailedFlushKeepsSnapshotsForTheNextOne(t *testing.T) {
