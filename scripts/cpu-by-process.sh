@@ -6,18 +6,21 @@
 #   bin/loadgen run --scenario stress ... & sleep 8; scripts/cpu-by-process.sh 10
 set -euo pipefail
 seconds=${1:-10}
+# join needs its inputs sorted as it compares them: one collation for both,
+# or it silently drops the programs past the first line out of its order.
+export LC_ALL=C
 
 # ticks prints "<program> <user+system clock ticks>" summed over its
-# processes, in one pass so that the window is what was asked. A process
-# that exits between the glob and awk's read makes awk fail; the rest
-# still counts, so that failure must not end the script.
+# processes, in one pass so that the window is what was asked. cat reads
+# the files: a process that exits between the glob and the read is skipped,
+# where awk would stop at it and drop every later process.
 ticks() {
-  awk '{
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '{
     comm = $2; gsub(/[()]/, "", comm)
     # a name with spaces shifts the fields: count utime and stime from the end of it
-    i = 2; while ($i !~ /\)$/) i++
+    i = 2; while (i < NF && $i !~ /\)$/) i++
     sum[comm] += $(i + 12) + $(i + 13)
-  } END {for (c in sum) print c, sum[c]}' /proc/[0-9]*/stat 2>/dev/null | sort || true
+  } END {for (c in sum) print c, sum[c]}' | sort -k1,1 || true
 }
 
 read -r up0 _ </proc/uptime
