@@ -188,6 +188,7 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	if deps.AlertCfg == (AlertConfig{}) {
 		deps.AlertCfg = DefaultAlertConfig()
 	}
+	cfg.HMACKeyID = persistence.InternString(cfg.HMACKeyID) // as the actors' key ids are: compared by pointer
 	d.sh = &shared{
 		cfg:          cfg,
 		root:         root,
@@ -549,7 +550,7 @@ func (d *Directory) Enrolled(id uuid.UUID, facts persistence.DeviceFacts, digest
 	s.setDeletedLocked(e, false)
 	e.gen++
 	if e.actor.pid != nil {
-		e.actor.send(&rekey{creds: c, fcmToken: facts.FCMToken, keyID: facts.HMACKeyID})
+		e.actor.send(&rekey{creds: c, fcmToken: facts.FCMToken, keyID: persistence.InternString(facts.HMACKeyID)})
 	}
 }
 

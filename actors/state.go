@@ -150,7 +150,7 @@ func hydrate(rec *persistence.DeviceRecord, snapshot []byte, pepperID string) (d
 	}
 	st.monitoring = rec.Monitoring
 	st.fcmToken = rec.Facts.FCMToken
-	st.keyID = rec.Facts.HMACKeyID
+	st.keyID = persistence.InternString(rec.Facts.HMACKeyID)
 	if rec.Last != nil {
 		pgLast := persistence.Bucket(rec.Last.TS)
 		if pgLast > st.dedupe.last {

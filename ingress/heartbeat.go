@@ -91,9 +91,9 @@ func (s *Server) answerHeartbeat(ctx *fasthttp.RequestCtx, rep actors.HeartbeatR
 	case actors.Stored, actors.Deduped:
 		deduped := rep.Outcome == actors.Deduped
 		if deduped {
-			s.m.heartbeats.WithLabelValues("deduped").Inc()
+			s.m.deduped.Inc()
 		} else {
-			s.m.heartbeats.WithLabelValues("stored").Inc()
+			s.m.stored.Inc()
 		}
 		writeHeartbeatOK(ctx, deduped, rep.HeartbeatInterval, cmds, rotation)
 	default:
@@ -134,7 +134,7 @@ func routeError(err error) *Error {
 }
 
 func (s *Server) rejectHeartbeat(ctx *fasthttp.RequestCtx, e *Error) {
-	s.m.heartbeats.WithLabelValues("rejected").Inc()
+	s.m.rejectedAll.Inc()
 	s.m.rejected.WithLabelValues(e.Code).Inc()
 	writeError(ctx, e)
 }

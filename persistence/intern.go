@@ -26,11 +26,34 @@ func Intern(b []byte) string {
 	if ok {
 		return s
 	}
-	s = string(b)
+	return intern(string(b))
+}
+
+// InternString is Intern for a string already made. Beyond saving memory,
+// two interned strings compare equal by pointer, without reading either's
+// bytes: a device's key id is compared with the current one on every
+// heartbeat, and its bytes were a cache miss.
+func InternString(s string) string {
+	if s == "" || len(s) > 128 {
+		return s
+	}
+	internTab.RLock()
+	t, ok := internTab.m[s]
+	internTab.RUnlock()
+	if ok {
+		return t
+	}
+	return intern(s)
+}
+
+func intern(s string) string {
 	internTab.Lock()
+	defer internTab.Unlock()
+	if t, ok := internTab.m[s]; ok { // interned since the read
+		return t
+	}
 	if len(internTab.m) < internLimit {
 		internTab.m[s] = s
 	}
-	internTab.Unlock()
 	return s
 }
