@@ -50,12 +50,15 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 
 func (f *fixture) snapKey(id uuid.UUID) string { return f.redis.Prefix + "dev:" + id.String() }
 
-// flushSnapshots writes the devices' snapshots to Redis. An actor puts its
-// snapshot after it answers a heartbeat; a status query, answered after
-// that, waits for it.
+// flushSnapshots writes the devices' snapshots to Redis. An actor takes a
+// committed row's outcome with its next message and puts its snapshot after
+// answering that message, so one status query may be answered before the
+// put (and the put then flushed by the store's own loop, over whatever a
+// test wrote to Redis since); the second query's answer comes after it.
 func (f *fixture) flushSnapshots(t *testing.T, ids ...uuid.UUID) {
 	t.Helper()
 	for _, id := range ids {
+		f.status(t, id)
 		f.status(t, id)
 	}
 	require.NoError(t, f.snaps.Flush(context.Background()))
@@ -163,7 +166,7 @@ func TestReconcileRepairsEveryKindOfDrift(t *testing.T) {
 	assert.Equal(t, 2, f.rows(t, newerRow))
 
 	// Snapshots are back; orphans are gone.
-	require.NoError(t, f.snaps.Flush(ctx))
+	f.flushSnapshots(t, noSnap, badSnap, oldSnap)
 	keys := f.redis.Keys(t)
 	assert.Contains(t, keys, "dev:"+noSnap.String())
 	assert.NotEqual(t, "garbage", get(badSnap))
