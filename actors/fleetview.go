@@ -158,21 +158,24 @@ func (v *deviceView) setState(st *deviceState) (RowFields, bool) {
 	v.setMonitoring(&st.monitoring)
 	v.monitoredLastFG = st.monitoredLastFG
 	var fields RowFields
-	for _, f := range []struct {
-		changed bool
-		field   RowFields
-	}{
-		{v.online != was.online, RowStatus},
-		{v.battery != was.battery, RowBattery},
-		{v.charging != was.charging, RowCharging},
-		{v.agentVersion != was.agentVersion, RowAgentVersion},
-		{v.monitoredLastFG-was.monitoredLastFG >= feedEvery, RowService},
-		{v.monitoredPkg != was.monitoredPkg || v.monitorName != was.monitorName ||
-			v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin, RowFacts},
-	} {
-		if f.changed {
-			fields |= f.field
-		}
+	if v.online != was.online {
+		fields |= RowStatus
+	}
+	if v.battery != was.battery {
+		fields |= RowBattery
+	}
+	if v.charging != was.charging {
+		fields |= RowCharging
+	}
+	if v.agentVersion != was.agentVersion {
+		fields |= RowAgentVersion
+	}
+	if v.monitoredLastFG-was.monitoredLastFG >= feedEvery {
+		fields |= RowService
+	}
+	if v.monitoredPkg != was.monitoredPkg || v.monitorName != was.monitorName ||
+		v.monitorEnabled != was.monitorEnabled || v.thresholdMin != was.thresholdMin {
+		fields |= RowFacts
 	}
 	return fields, fields != 0 || v.lastSeen-v.fedSeen >= feedEvery
 }

@@ -3,7 +3,12 @@ package persistence
 import "sync"
 
 // internLimit caps the table: past it, new strings are simply allocated.
-const internLimit = 1 << 17
+// Strings longer than internMaxLen are never interned: no report repeats
+// them across the fleet.
+const (
+	internLimit  = 1 << 17
+	internMaxLen = 128
+)
 
 var internTab = struct {
 	sync.RWMutex
@@ -17,7 +22,7 @@ func Intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > 128 {
+	if len(b) > internMaxLen {
 		return string(b)
 	}
 	internTab.RLock()
@@ -34,7 +39,7 @@ func Intern(b []byte) string {
 // bytes: a device's key id is compared with the current one on every
 // heartbeat, and its bytes were a cache miss.
 func InternString(s string) string {
-	if s == "" || len(s) > 128 {
+	if s == "" || len(s) > internMaxLen {
 		return s
 	}
 	internTab.RLock()
