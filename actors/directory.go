@@ -120,7 +120,7 @@ type entry struct {
 // place a cluster (virtual actors) would replace.
 type Directory struct {
 	sh      *shared
-	props   *actor.Props
+	workers *workerPool // runs the device actors' mailboxes
 	devices DeviceStore
 	snaps   SnapshotStore
 	cmds    CommandStore
@@ -213,11 +213,7 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 			return &dispatcher{cfg: cfg, pusher: deps.Pusher, tokens: deps.Tokens, dir: d, log: deps.Log, root: root}
 		}))
 	}
-	// The lock-free mailbox is a 16-byte queue; the default one starts with
-	// a ring of ten slots, which 100,000 idle actors pay for.
-	d.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
-		actor.WithGuardian(stopOnPanic), actor.WithMailbox(actor.UnboundedLockfree()),
-		actor.WithDispatcher(newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())))
+	d.workers = newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())
 	d.m.hydrations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nexmdm_device_hydrations_total", Help: "Device actors spawned, by where their state came from.",
 	}, []string{"source"})
@@ -376,7 +372,10 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 // spawnLocked starts an actor with its state; the shard lock is held, so the
 // hydrated message is the actor's first.
 func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
-	ref := resolve(d.sh.root.ActorSystem(), d.sh.root.Spawn(d.props))
+	mb := &mailbox{}
+	props := actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} }, actor.WithGuardian(stopOnPanic),
+		actor.WithMailbox(func() actor.Mailbox { return mb }), actor.WithDispatcher(d.workers))
+	ref := deviceRef{pid: d.sh.root.Spawn(props), mb: mb}
 	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e, ref: ref, at: d.now()})
 	d.live.Add(1)
 	if st.online {
@@ -397,9 +396,11 @@ func (d *Directory) actorStopped(id uuid.UUID, pid *actor.PID) {
 }
 
 // Heartbeat routes a heartbeat to its device's actor, which answers on
-// req.Wait. An error means it was not routed and nothing will answer.
+// req.Wait. An error means it was not routed and nothing will answer. A
+// live actor with nothing else to do decides on the heartbeat on this
+// goroutine, before Heartbeat returns; so call it holding no lock.
 func (d *Directory) Heartbeat(req *HeartbeatRequest) error {
-	return d.send(req.Write.Heartbeat.DeviceID, req)
+	return d.route(req.Write.Heartbeat.DeviceID, req, true)
 }
 
 // Status returns a copy of a device's live state.
@@ -416,7 +417,12 @@ func (d *Directory) Status(ctx context.Context, id uuid.UUID) (DeviceStatus, err
 	}
 }
 
-func (d *Directory) send(id uuid.UUID, msg any) error {
+func (d *Directory) send(id uuid.UUID, msg any) error { return d.route(id, msg, false) }
+
+// route sends msg to the device's actor. inline runs the actor on this
+// goroutine if the message finds it idle: the caller must hold no lock
+// that the actor takes.
+func (d *Directory) route(id uuid.UUID, msg any, inline bool) error {
 	s := d.shard(id)
 	s.mu.RLock()
 	e := s.m[id]
@@ -427,6 +433,16 @@ func (d *Directory) send(id uuid.UUID, msg any) error {
 	case e.deleted:
 		s.mu.RUnlock()
 		return ErrDeviceDeleted
+	case e.actor.pid != nil && inline:
+		// Queued under the lock, so that a delete or respawn finds it in
+		// the mailbox; run after it, as the actor takes shard locks itself.
+		mb := e.actor.mb
+		claimed := mb.postClaiming(msg)
+		s.mu.RUnlock()
+		if claimed {
+			mb.run()
+		}
+		return nil
 	case e.actor.pid != nil:
 		e.actor.send(msg)
 		s.mu.RUnlock()

@@ -257,6 +257,24 @@ func TestHeartbeatIsStoredOnceEveryTenSecondBucket(t *testing.T) {
 	assert.Equal(t, 5, f.rows(t, id))
 }
 
+func TestALiveIdleActorDecidesOnAHeartbeatBeforeHeartbeatReturns(t *testing.T) {
+	f := newFixture(t)
+	id, secret := f.enroll(t, "S1")
+	require.Equal(t, actors.Stored, f.heartbeat(t, id, secret, f.clock.Now()).Outcome) // spawns the actor
+
+	for _, c := range []struct {
+		secret string
+		want   actors.Outcome
+	}{{"not-the-secret", actors.Unauthorized}, {secret, actors.Deduped}} {
+		req, err := f.send(t, id, c.secret, f.clock.Now(), 50)
+		require.NoError(t, err)
+		rep, ok := req.Wait(0) // no time to wait: the answer is there or not
+		require.True(t, ok, "the actor ran on the caller's goroutine, not a worker's")
+		assert.Equal(t, c.want, rep.Outcome)
+		req.Release()
+	}
+}
+
 func TestConcurrentHeartbeatsInOneBucketShareOneRow(t *testing.T) {
 	f := newFixture(t)
 	id, secret := f.enroll(t, "S1")

@@ -38,9 +38,16 @@ func NewHeartbeatRequest() *HeartbeatRequest { return requestPool.Get().(*Heartb
 
 // Wait returns the request's one reply, or false once timeout has passed
 // without it; the request must then not be released, as the actor or the
-// writer may still hold it. Its timer is reused from one request to the next: one made per
-// request was an eighth of what a heartbeat allocated.
+// writer may still hold it. A reply already given is returned at once, as
+// the actor's is when it decided on the caller's goroutine. Its timer is
+// reused from one request to the next: one made per request was an eighth
+// of what a heartbeat allocated.
 func (r *HeartbeatRequest) Wait(timeout time.Duration) (HeartbeatReply, bool) {
+	select {
+	case rep := <-r.reply:
+		return rep, true
+	default:
+	}
 	if r.timer == nil {
 		r.timer = time.NewTimer(timeout)
 	} else {
@@ -107,23 +114,18 @@ type tick struct{ now time.Time }
 // outcome back to the actor allocates nothing.
 type writtenRequest HeartbeatRequest
 
-// deviceRef reaches one device actor. Its process is resolved once, when
-// the actor is spawned: a send by PID alone resolves it on every message, and
-// with 100,000 actors that lookup missed the CPU cache nearly every time
-// (5 % of the server's CPU under stress).
+// deviceRef reaches one device actor: its mailbox, held from the spawn, as
+// a send by PID resolves the process on every message, and with 100,000
+// actors that lookup missed the CPU cache nearly every time (5 % of the
+// server's CPU under stress).
 type deviceRef struct {
-	pid  *actor.PID // nil: no actor
-	proc actor.Process
-}
-
-func resolve(sys *actor.ActorSystem, pid *actor.PID) deviceRef {
-	proc, _ := sys.ProcessRegistry.Get(pid)
-	return deviceRef{pid: pid, proc: proc}
+	pid *actor.PID // nil: no actor
+	mb  *mailbox
 }
 
 // send posts msg to the actor's mailbox, as RootContext.Send would with no
-// middleware. A stopped actor's mailbox drops it, as its dead letter would.
-func (r deviceRef) send(msg any) { r.proc.SendUserMessage(r.pid, msg) }
+// middleware. A stopped actor drops it, as its dead letter would.
+func (r deviceRef) send(msg any) { r.mb.PostUserMessage(msg) }
 
 // actorLink is how the writer reaches a device actor. The writer answers a
 // finished row's heartbeat itself and leaves the outcome here, for the
