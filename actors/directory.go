@@ -101,6 +101,12 @@ type shard struct {
 	m       map[uuid.UUID]*entry
 	views   []deviceView // the entries' views side by side, so that scans read memory in order
 	changed []int32      // views changed since the live feed last drained
+
+	// props spawn the shard's device actors, each with the mailbox in
+	// spawning, which the spawner sets under the lock. Props made per
+	// spawn would have each actor keep its own (a few hundred bytes).
+	props    *actor.Props
+	spawning *mailbox
 }
 
 // entry is one known device. Messages are sent to pid while holding the
@@ -120,7 +126,6 @@ type entry struct {
 // place a cluster (virtual actors) would replace.
 type Directory struct {
 	sh      *shared
-	workers *workerPool // runs the device actors' mailboxes
 	devices DeviceStore
 	snaps   SnapshotStore
 	cmds    CommandStore
@@ -213,7 +218,13 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 			return &dispatcher{cfg: cfg, pusher: deps.Pusher, tokens: deps.Tokens, dir: d, log: deps.Log, root: root}
 		}))
 	}
-	d.workers = newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())
+	workers := newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
+			actor.WithGuardian(stopOnPanic), actor.WithDispatcher(workers),
+			actor.WithMailbox(func() actor.Mailbox { return s.spawning }))
+	}
 	d.m.hydrations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nexmdm_device_hydrations_total", Help: "Device actors spawned, by where their state came from.",
 	}, []string{"source"})
@@ -372,11 +383,11 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 // spawnLocked starts an actor with its state; the shard lock is held, so the
 // hydrated message is the actor's first.
 func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
-	mb := &mailbox{}
-	props := actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} }, actor.WithGuardian(stopOnPanic),
-		actor.WithMailbox(func() actor.Mailbox { return mb }), actor.WithDispatcher(d.workers))
-	ref := deviceRef{pid: d.sh.root.Spawn(props), mb: mb}
-	ref.send(&hydrated{id: id, st: st, shard: d.shard(id), entry: e, ref: ref, at: d.now()})
+	s := d.shard(id)
+	s.spawning = &mailbox{}
+	ref := deviceRef{pid: d.sh.root.Spawn(s.props), mb: s.spawning}
+	s.spawning = nil
+	ref.send(&hydrated{id: id, st: st, shard: s, entry: e, ref: ref, at: d.now()})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)
