@@ -156,10 +156,11 @@ func (d *Directory) CommandFinished(device, id uuid.UUID) {
 }
 
 // Authorize checks a device token digest with the device's actor, as a
-// heartbeat is checked: Stored means it is the device's token.
+// heartbeat is checked: Stored means it is the device's token. Like
+// Heartbeat, it runs an idle actor on this goroutine: hold no lock.
 func (d *Directory) Authorize(ctx context.Context, device uuid.UUID, digest [32]byte) (Outcome, error) {
 	q := &authQuery{digest: digest, reply: make(chan Outcome, 1)}
-	if err := d.send(device, q); err != nil {
+	if err := d.route(device, q, true); err != nil {
 		return Unauthorized, err
 	}
 	select {

@@ -27,9 +27,10 @@ func (a *deviceActor) updateFacts(digest *[32]byte) UpdateFacts {
 }
 
 // UpdateFacts asks a device's actor for its update facts, from memory.
+// Like Heartbeat, it runs an idle actor on this goroutine: hold no lock.
 func (d *Directory) UpdateFacts(ctx context.Context, device uuid.UUID, digest [32]byte) (UpdateFacts, error) {
 	q := &updateQuery{digest: digest, reply: make(chan UpdateFacts, 1)}
-	if err := d.send(device, q); err != nil {
+	if err := d.route(device, q, true); err != nil {
 		return UpdateFacts{Outcome: Unauthorized}, err
 	}
 	select {

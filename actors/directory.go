@@ -414,10 +414,11 @@ func (d *Directory) Heartbeat(req *HeartbeatRequest) error {
 	return d.route(req.Write.Heartbeat.DeviceID, req, true)
 }
 
-// Status returns a copy of a device's live state.
+// Status returns a copy of a device's live state. Like Heartbeat, it runs
+// an idle actor on this goroutine: hold no lock.
 func (d *Directory) Status(ctx context.Context, id uuid.UUID) (DeviceStatus, error) {
 	q := &statusQuery{reply: make(chan DeviceStatus, 1)}
-	if err := d.send(id, q); err != nil {
+	if err := d.route(id, q, true); err != nil {
 		return DeviceStatus{}, err
 	}
 	select {

@@ -155,3 +155,27 @@ func (discardSnapshots) Put(uuid.UUID, []byte) {}
 func (discardSnapshots) GetMany(_ context.Context, ids []uuid.UUID) ([][]byte, error) {
 	return make([][]byte, len(ids)), nil
 }
+
+// BenchmarkAuthorize100k is a device request that waits on its actor (a
+// command pull, an action result) at the stress scenario's fleet size:
+// route to the device's actor, compare the digest, answer.
+func BenchmarkAuthorize100k(b *testing.B) {
+	const devices = 100_000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, ids, _, digest := liveBenchFleet(ctx, b, devices)
+	order := rand.Perm(devices)
+	var next atomic.Int64
+	b.SetParallelism(256)
+	cpu0 := processCPU()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for k := int(next.Add(1)); pb.Next(); k += 7919 { // a prime stride: every device, shuffled
+			o, err := d.Authorize(ctx, ids[order[k%devices]], digest)
+			if err != nil || o != Stored {
+				b.Fatalf("authorize answered %v, %v; want stored", o, err)
+			}
+		}
+	})
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
