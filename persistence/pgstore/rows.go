@@ -71,7 +71,7 @@ INSERT INTO device_last_status AS s (device_id, ts, received_at, battery_pct, ch
 	net_validated, queue_depth)
 SELECT u.device_id, u.ts, u.received_at, u.battery_pct, u.charging, u.ram_used_mb,
 	u.ram_total_mb, u.uptime_s, u.net_type, u.ssid, u.signal_dbm, u.agent_version,
-	u.agent_version_code, u.foreground_pkg, u.app_last_foreground::jsonb, u.power_ok,
+	u.agent_version_code, u.foreground_pkg, u.app_last_foreground::json, u.power_ok,
 	u.doze_whitelisted, u.net_validated, u.queue_depth`
 
 const lastStatusSet = `
