@@ -95,19 +95,20 @@ FROM unnest($1::heartbeat_row[]) AS u` + lastStatusSet
 // plus an upsert sent nearly every column twice. Sorting by device makes
 // the upsert lock rows in device order, as every writer of the table does,
 // so that concurrent commits cannot deadlock.
-const storeHeartbeatsSQL = `
-WITH r AS (SELECT * FROM unnest($1::heartbeat_row[])),
-stored AS (INSERT INTO heartbeats (` + heartbeatColumns + `) SELECT ` + heartbeatColumns + ` FROM r)` +
-	lastStatusInsert + `
+const storeHeartbeatsSQL = storeRowsThenUpsert + `
 FROM (SELECT DISTINCT ON (device_id) * FROM r ORDER BY device_id, ts DESC) AS u` + lastStatusSet
 
 // storeDistinctHeartbeatsSQL is storeHeartbeatsSQL for a batch that holds
 // each device once, sorted by device: the rows are upserted as they come.
-const storeDistinctHeartbeatsSQL = `
+const storeDistinctHeartbeatsSQL = storeRowsThenUpsert + `
+FROM r AS u` + lastStatusSet
+
+// storeRowsThenUpsert inserts the batch r into heartbeats and begins the
+// upsert of device_last_status, whose row source follows.
+const storeRowsThenUpsert = `
 WITH r AS (SELECT * FROM unnest($1::heartbeat_row[])),
 stored AS (INSERT INTO heartbeats (` + heartbeatColumns + `) SELECT ` + heartbeatColumns + ` FROM r)` +
-	lastStatusInsert + `
-FROM r AS u` + lastStatusSet
+	lastStatusInsert
 
 // storeNewBuckets stores a batch of new buckets in one statement. The batch
 // goes sorted by device, so both tables' indexes are entered in key order;
