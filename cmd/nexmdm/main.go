@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -82,6 +83,28 @@ func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+}
+
+// loadGCPercent is the GC target while the fleet is loaded at startup.
+// What loading allocates is either the fleet's state, which stays, or a
+// device's scratch, which dies at once; collecting at the server's target
+// as the heap grows from nothing to the fleet's size marks the same devices
+// over and over. With 100,000 devices it was a fifth of a restart's CPU;
+// at 400, a restart's peak RSS is about 20 MB higher.
+const loadGCPercent = 400
+
+// withLoadGC runs load with the GC target raised to loadGCPercent, unless
+// the operator's is higher or off, then collects the loading's garbage and
+// puts the target back.
+func withLoadGC(load func() error) error {
+	prev := debug.SetGCPercent(loadGCPercent)
+	if prev < 0 || prev > loadGCPercent {
+		debug.SetGCPercent(prev)
+	}
+	defer debug.SetGCPercent(prev)
+	err := load()
+	runtime.GC()
+	return err
 }
 
 const usage = `usage: nexmdm <command>

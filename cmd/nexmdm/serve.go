@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,13 +183,12 @@ func newApp(ctx context.Context, cfg config, log zerolog.Logger) (*app, error) {
 		Listeners: []actors.StatusListener{presence}, Alerts: alerts, AlertCfg: alertConfig(cfg), Registry: reg, Log: log,
 	})
 	loadStart := time.Now()
-	if err := a.dir.Start(ctx); err != nil {
+	// Hydration leaves as much garbage as the fleet's state; withLoadGC
+	// collects it before the listener opens rather than in the first
+	// seconds of serving, when every device comes back at once.
+	if err := withLoadGC(func() error { return a.dir.Start(ctx) }); err != nil {
 		return nil, err
 	}
-	// Hydration leaves as much garbage as the fleet's state; collect it
-	// before the listener opens rather than in the first seconds of
-	// serving, when every device comes back at once.
-	runtime.GC()
 	log.Info().Str("event", "devices.loaded").Int("devices", a.dir.Len()).Int("actors", a.dir.Live()).
 		Dur("took", time.Since(loadStart)).Msg("device actors hydrated")
 	go a.dir.RunSweeper(bg)
