@@ -47,15 +47,11 @@ type pendingWrite struct {
 	waiters []*HeartbeatRequest
 }
 
-// hydrated is the first message of every device actor: its identity and
-// state, which the directory loaded before spawning it.
+// hydrated is the first message of every device actor, which the
+// directory spawned with its identity and state in place.
 type hydrated struct {
-	id    uuid.UUID
-	st    deviceState
-	shard *shard
-	entry *entry
-	ref   deviceRef // the actor itself, for the writer to reach it
-	at    time.Time // when it was loaded
+	ref deviceRef // the actor itself, for the writer to reach it
+	at  time.Time // when it was loaded
 }
 
 func (a *deviceActor) Receive(ctx actor.Context) {
@@ -72,9 +68,8 @@ func (a *deviceActor) Receive(ctx actor.Context) {
 	case *tokenChecked:
 		a.onTokenChecked(m)
 	case *hydrated:
-		a.id, a.st, a.shard, a.entry = m.id, m.st, m.shard, m.entry
 		a.link = &actorLink{ref: m.ref}
-		a.tickAt = firstTick(m.id, m.at, a.sh.cfg.FirstTickSpread)
+		a.tickAt = firstTick(a.id, m.at, a.sh.cfg.FirstTickSpread)
 		a.pushQueued()
 	case *monitoringSet:
 		a.setMonitoring(m.m)

@@ -102,11 +102,19 @@ type shard struct {
 	views   []deviceView // the entries' views side by side, so that scans read memory in order
 	changed []int32      // views changed since the live feed last drained
 
-	// props spawn the shard's device actors, each with the mailbox in
-	// spawning, which the spawner sets under the lock. Props made per
-	// spawn would have each actor keep its own (a few hundred bytes).
+	// props spawn the shard's device actors: each is the actor in spawning,
+	// with its mailbox, both made by the spawner under the lock. Props made
+	// per spawn would have each actor keep its own (a few hundred bytes).
 	props    *actor.Props
-	spawning *mailbox
+	spawning spawning
+}
+
+// spawning is the device actor being spawned, its state already in place:
+// carried in its first message, the state was a second copy of every
+// device to allocate and collect while a restart loads the fleet.
+type spawning struct {
+	actor *deviceActor
+	mb    *mailbox
 }
 
 // entry is one known device. Messages are sent to pid while holding the
@@ -221,9 +229,9 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	workers := newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())
 	for i := range d.shards {
 		s := &d.shards[i]
-		s.props = actor.PropsFromProducer(func() actor.Actor { return &deviceActor{sh: d.sh} },
+		s.props = actor.PropsFromProducer(func() actor.Actor { return s.spawning.actor },
 			actor.WithGuardian(stopOnPanic), actor.WithDispatcher(workers),
-			actor.WithMailbox(func() actor.Mailbox { return s.spawning }))
+			actor.WithMailbox(func() actor.Mailbox { return s.spawning.mb }))
 	}
 	d.m.hydrations = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nexmdm_device_hydrations_total", Help: "Device actors spawned, by where their state came from.",
@@ -384,10 +392,10 @@ func (d *Directory) hydrateState(rec *persistence.DeviceRecord, snap []byte) (de
 // hydrated message is the actor's first.
 func (d *Directory) spawnLocked(id uuid.UUID, e *entry, st deviceState, source string) deviceRef {
 	s := d.shard(id)
-	s.spawning = &mailbox{}
-	ref := deviceRef{pid: d.sh.root.Spawn(s.props), mb: s.spawning}
-	s.spawning = nil
-	ref.send(&hydrated{id: id, st: st, shard: s, entry: e, ref: ref, at: d.now()})
+	s.spawning = spawning{actor: &deviceActor{sh: d.sh, id: id, st: st, shard: s, entry: e}, mb: &mailbox{}}
+	ref := deviceRef{pid: d.sh.root.Spawn(s.props), mb: s.spawning.mb}
+	s.spawning = spawning{}
+	ref.send(&hydrated{ref: ref, at: d.now()})
 	d.live.Add(1)
 	if st.online {
 		d.sh.presence.count.Add(1)
