@@ -13,8 +13,13 @@ all: build
 # The server embeds the dashboard's build (admin-ui/dist), so the UI comes first.
 build: ui binaries
 
+# Binaries are static (no cgo): they run on any Linux, and a cold build
+# skips the C compiler (35 s less of a fresh clone's `make bench` on the
+# sixteenth session's machine). Tests with -race need cgo and build apart.
+NOCGO := CGO_ENABLED=0
+
 binaries:
-	$(GO) build -o $(BIN)/ ./cmd/nexmdm ./cmd/loadgen ./cmd/nexmdm-agent
+	$(NOCGO) $(GO) build -o $(BIN)/ ./cmd/nexmdm ./cmd/loadgen ./cmd/nexmdm-agent
 
 # The dashboard: install its packages when node_modules is missing or older
 # than package.json or the lockfile, then npm run build when a source
@@ -63,7 +68,7 @@ test: build
 # build cache.
 bench:
 	@scripts/services.sh up & up=$$!; \
-	$(GO) build -o $(BIN)/ ./cmd/nexmdm ./cmd/loadgen; built=$$?; \
+	$(NOCGO) $(GO) build -o $(BIN)/ ./cmd/nexmdm ./cmd/loadgen; built=$$?; \
 	wait $$up && exit $$built
 	scripts/with-services.sh $(BIN)/loadgen bench --nexmdm $(BIN)/nexmdm $(BENCH_FLAGS)
 

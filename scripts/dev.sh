@@ -14,7 +14,7 @@ VITE_PORT=${VITE_PORT:-5173}
 
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
-GOFLAGS=-buildvcs=false "$GO" build -o bin/nexmdm ./cmd/nexmdm
+GOFLAGS=-buildvcs=false CGO_ENABLED=0 "$GO" build -o bin/nexmdm ./cmd/nexmdm
 bin/nexmdm migrate
 NODE_DIR=$(scripts/ensure-node.sh)
 

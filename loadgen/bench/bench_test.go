@@ -28,6 +28,7 @@ func buildBinaries(t *testing.T) (nexmdm, lg string) {
 	}
 	for _, b := range []string{"nexmdm", "loadgen"} {
 		cmd := exec.Command(goBin, "build", "-o", filepath.Join(dir, b), "github.com/nexmdm/nexmdm/cmd/"+b)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make builds them, so the build cache serves both
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "build %s: %s", b, out)
 	}
