@@ -229,7 +229,12 @@ func NewDirectory(ctx context.Context, cfg Config, deps Deps) *Directory {
 	workers := newWorkerPool(mailboxWorkers, mailboxQueue, mailboxThroughput, ctx.Done())
 	for i := range d.shards {
 		s := &d.shards[i]
-		s.props = actor.PropsFromProducer(func() actor.Actor { return s.spawning.actor },
+		s.props = actor.PropsFromProducer(func() actor.Actor {
+			if a := s.spawning.actor; a != nil {
+				return a
+			}
+			return &deviceActor{sh: d.sh} // never: device actors are stopped on panic, not restarted
+		},
 			actor.WithGuardian(stopOnPanic), actor.WithDispatcher(workers),
 			actor.WithMailbox(func() actor.Mailbox { return s.spawning.mb }))
 	}
