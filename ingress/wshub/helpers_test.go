@@ -227,12 +227,15 @@ type testClient struct {
 	*websocket.Conn
 }
 
-// next reads one message, failing the test if none comes within 5s.
+// next reads one message, failing the test if none comes within 5s. It
+// lifts its deadline afterwards: left on the connection, it would end a
+// later background reader (pump, followChunks) on a slow machine.
 func (c *testClient) next() serverMessage {
 	c.t.Helper()
 	require.NoError(c.t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	typ, data, err := c.ReadMessage()
 	require.NoError(c.t, err)
+	require.NoError(c.t, c.SetReadDeadline(time.Time{}))
 	require.Equal(c.t, websocket.TextMessage, typ)
 	var m serverMessage
 	require.NoError(c.t, json.Unmarshal(data, &m), "message %s", data)
