@@ -42,7 +42,10 @@ func TestAgentCarriesItsQueueThroughAServerOutageExactlyOnceInOrder(t *testing.T
 	online.Store(false)
 	require.Eventually(t, func() bool { return ag.QueueDepth() >= 3 }, 40*time.Second, 50*time.Millisecond,
 		"the result and heartbeats of two buckets queue up while the server is away")
-	require.NotEmpty(t, ag.logs.find("retry.schedule", nil), "deliveries were retried with backoff")
+	// The queue can fill while the server shuts down, before the drain's
+	// first delivery to the stopped server fails: wait for that failure.
+	require.Eventually(t, func() bool { return len(ag.logs.find("retry.schedule", nil)) > 0 }, 10*time.Second, 20*time.Millisecond,
+		"deliveries were retried with backoff\n%s", ag.logs)
 
 	startProcess(t, e)
 	online.Store(true)
