@@ -16,7 +16,10 @@ import (
 
 // Commands is the command repository: commands, their transitions
 // (command_events) and their results.
-type Commands struct{ pool *pgxpool.Pool }
+type Commands struct {
+	pool    *pgxpool.Pool
+	results resultQueue
+}
 
 // NewCommands returns the repository on pool.
 func NewCommands(pool *pgxpool.Pool) *Commands { return &Commands{pool: pool} }
@@ -110,11 +113,10 @@ type Result struct {
 	At         time.Time // server clock
 }
 
-// Finish stores a device's result: persistence.ErrNotFound when the device
-// has no such command, ErrCommandFinal when it already has its final status.
-// The result, its event and its audit row are one statement, so one round
-// trip: a bulk command's results arrive by the thousand.
-func (c *Commands) Finish(ctx context.Context, r Result) error {
+// finishOne stores one result on its own: the fallback for a batch that
+// failed, so that one bad result never fails the others. It answers as
+// Finish does.
+func (c *Commands) finishOne(ctx context.Context, r Result) error {
 	var finished bool
 	err := c.pool.QueryRow(ctx, `
 		WITH done AS (
@@ -132,9 +134,14 @@ func (c *Commands) Finish(ctx context.Context, r Result) error {
 	if finished {
 		return nil
 	}
-	// Not finished: either it is not this device's command, or it is final.
+	return c.whyNotFinished(ctx, r)
+}
+
+// whyNotFinished tells, for a result that finished nothing, whether the
+// device has no such command or the command is already final.
+func (c *Commands) whyNotFinished(ctx context.Context, r Result) error {
 	var state string
-	err = c.pool.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2`, r.CommandID, r.DeviceID).Scan(&state)
+	err := c.pool.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2`, r.CommandID, r.DeviceID).Scan(&state)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return persistence.ErrNotFound

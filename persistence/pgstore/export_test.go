@@ -48,3 +48,22 @@ func (a *Archiver) SetAfterStep(f func(partition string, s Step)) { a.afterStep 
 
 // DeviceDeletes names the advisory lock device deletes hold.
 const DeviceDeletes = deviceDeletes
+
+// FinishTogether stores results as one batch, as results that arrive at
+// the same moment are, and returns each one's answer in order.
+func (c *Commands) FinishTogether(rs []Result) []error {
+	batch := make([]*pendingResult, len(rs))
+	for i, r := range rs {
+		batch[i] = &pendingResult{r: r, done: make(chan error, 1)}
+	}
+	c.storeResults(batch) // sorts batch: read the answers from each result
+	out := make([]error, len(rs))
+	for i := range rs {
+		for _, p := range batch {
+			if p.r == rs[i] {
+				out[i] = <-p.done
+			}
+		}
+	}
+	return out
+}
