@@ -67,3 +67,19 @@ func (c *Commands) FinishTogether(rs []Result) []error {
 	}
 	return out
 }
+
+// TakeBatch queues results and takes the next batch from them, as the
+// next committer would.
+func TakeBatch(rs []Result) (batch, left []Result) {
+	var q resultQueue
+	for _, r := range rs {
+		q.waiting = append(q.waiting, &pendingResult{r: r})
+	}
+	for _, p := range q.take() {
+		batch = append(batch, p.r)
+	}
+	for _, p := range q.waiting {
+		left = append(left, p.r)
+	}
+	return batch, left
+}

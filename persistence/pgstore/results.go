@@ -18,9 +18,10 @@ import (
 // commit): a bulk command's results come by the thousand, and one commit
 // each held PostgreSQL to a few thousand a second.
 const (
-	maxResultBatch     = 512
-	resultCommitters   = 2 // batches in flight, as for heartbeats
-	resultBatchTimeout = 10 * time.Second
+	maxResultBatch      = 512
+	maxResultBatchBytes = 4 << 20 // outputs may be 64 KiB each: keep a statement's parameters small
+	resultCommitters    = 2       // batches in flight, as for heartbeats
+	resultBatchTimeout  = 10 * time.Second
 )
 
 // resultQueue holds results waiting for a batch. It has no goroutine of its
@@ -85,18 +86,22 @@ func (c *Commands) runResultBatch() {
 	}
 }
 
-// take removes up to maxResultBatch results, each command once: a repeat
-// of a command already in the batch waits for the next, where it meets the
-// final status the first set.
+// take removes up to maxResultBatch results (and about
+// maxResultBatchBytes of text), each command once: a repeat of a command
+// already in the batch waits for the next, where it meets the final status
+// the first set.
 func (q *resultQueue) take() []*pendingResult {
 	var batch, rest []*pendingResult
 	seen := map[uuid.UUID]bool{}
+	size := 0
 	for _, p := range q.waiting {
-		if len(batch) == maxResultBatch || seen[p.r.CommandID] {
+		full := len(batch) == maxResultBatch || len(batch) > 0 && size >= maxResultBatchBytes
+		if full || seen[p.r.CommandID] {
 			rest = append(rest, p)
 			continue
 		}
 		seen[p.r.CommandID] = true
+		size += len(p.r.Message) + len(p.r.Output)
 		batch = append(batch, p)
 	}
 	q.waiting = rest

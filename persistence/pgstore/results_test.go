@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -108,4 +109,29 @@ func TestResultsArrivingAtOnceFinishEachCommandOnce(t *testing.T) {
 		_, audits := trail(t, o.db, c.ID)
 		assert.Equal(t, 1, audits)
 	}
+}
+
+// A batch holds each command once, in arrival order, and stops at 512
+// results or at about 4 MiB of messages and outputs.
+func TestABatchTakesEachCommandOnceUpToItsLimits(t *testing.T) {
+	a, b := uuid.New(), uuid.New()
+	batch, left := pgstore.TakeBatch([]pgstore.Result{{CommandID: a, Message: "1"}, {CommandID: b}, {CommandID: a, Message: "2"}})
+	assert.Equal(t, []pgstore.Result{{CommandID: a, Message: "1"}, {CommandID: b}}, batch)
+	assert.Equal(t, []pgstore.Result{{CommandID: a, Message: "2"}}, left, "the repeat waits for the next batch")
+
+	many := make([]pgstore.Result, 600)
+	for i := range many {
+		many[i].CommandID = uuid.New()
+	}
+	batch, left = pgstore.TakeBatch(many)
+	assert.Len(t, batch, 512)
+	assert.Len(t, left, 88)
+
+	big := make([]pgstore.Result, 100)
+	for i := range big {
+		big[i] = pgstore.Result{CommandID: uuid.New(), Output: strings.Repeat("x", 64<<10)}
+	}
+	batch, left = pgstore.TakeBatch(big)
+	assert.Len(t, batch, 64, "64 outputs of 64 KiB make 4 MiB")
+	assert.Len(t, left, 36)
 }
