@@ -95,6 +95,9 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	require.NotNil(t, res.Bulk)
 	assert.Equal(t, []int{20}, res.Bulk.Queued, "the bulk command reached every target")
 	assert.Equal(t, []int64{20}, res.Bulk.Done, "and every target reported it done once online, so it leaves no open command behind")
+	require.Len(t, res.Bulk.OnlineSeconds, 1, "the targets' coming online is measured")
+	assert.Positive(t, res.Bulk.OnlineSeconds[0])
+	assert.Positive(t, res.Bulk.OnlineP99Ms[0])
 	require.NotNil(t, res.FanOut)
 	require.Len(t, res.FanOut.With, 1)
 	require.Len(t, res.FanOut.Without, 1)
@@ -118,6 +121,7 @@ func TestScaledBenchRunsEveryScenarioAgainstEveryTarget(t *testing.T) {
 	assert.Contains(t, string(md), "## stress-max")
 	assert.Contains(t, string(md), "## Targets")
 	assert.Contains(t, string(md), "## Live feed fan-out")
+	assert.Contains(t, string(md), "its 20 targets came online at once")
 
 	creds, err := loadgen.LoadTokens(filepath.Join(work, "tokens.jsonl"))
 	require.NoError(t, err)

@@ -17,12 +17,16 @@ import (
 type BulkCommand struct {
 	Targets int `json:"targets"`
 	Paired
-	RequestMs  []float64 `json:"request_ms"` // how long each bulk POST took to answer
-	Queued     []int     `json:"queued"`
-	Done       []int64   `json:"done"` // commands the targets reported done once online, after each run
-	P99Ratio   float64   `json:"with_to_without_p99"`
-	RateRatio  float64   `json:"with_to_without_stored_per_sec"`
-	MedianReqs float64   `json:"median_request_ms"`
+	RequestMs []float64 `json:"request_ms"` // how long each bulk POST took to answer
+	Queued    []int     `json:"queued"`
+	Done      []int64   `json:"done"` // commands the targets reported done once online, after each run
+	// The targets coming online after each run, each posting its result at
+	// once: how long it took and their heartbeats' p99.
+	OnlineSeconds []float64 `json:"online_seconds"`
+	OnlineP99Ms   []float64 `json:"online_p99_ms"`
+	P99Ratio      float64   `json:"with_to_without_p99"`
+	RateRatio     float64   `json:"with_to_without_stored_per_sec"`
+	MedianReqs    float64   `json:"median_request_ms"`
 }
 
 // bulkCommand runs sc (the fleet scenario) Runs times alone and Runs times
@@ -49,9 +53,14 @@ func (b *bench) bulkCommand(ctx context.Context, sc loadgen.Scenario) error {
 			if err := <-errc; err != nil {
 				return err
 			}
-			done, err := b.finishBulk(ctx, srv, len(b.creds)-n)
-			out.Done = append(out.Done, done)
-			return err
+			online, err := b.finishBulk(ctx, srv, len(b.creds)-n)
+			if err != nil {
+				return err
+			}
+			out.Done = append(out.Done, online.Commands)
+			out.OnlineSeconds = append(out.OnlineSeconds, online.Seconds)
+			out.OnlineP99Ms = append(out.OnlineP99Ms, online.Latency.P99)
+			return nil
 		}, nil
 	}
 	var err error
@@ -64,10 +73,11 @@ func (b *bench) bulkCommand(ctx context.Context, sc loadgen.Scenario) error {
 
 // finishBulk has the bulk command's targets, the devices from first on,
 // come online once after the measured run and report the command done, as
-// devices do after a bulk command. Left open, it would ride in a tenth of
+// devices do after a bulk command: a flood of results, whose report it
+// returns. Left open, it would ride in a tenth of
 // every later stress answer until its TTL, and the loadgen's devices would
 // then report it all at once in the first stress run.
-func (b *bench) finishBulk(ctx context.Context, srv *server, first int) (int64, error) {
+func (b *bench) finishBulk(ctx context.Context, srv *server, first int) (*loadgen.Report, error) {
 	creds := b.creds[first:]
 	starts := make([]time.Time, len(creds))
 	for i := range starts {
@@ -76,21 +86,21 @@ func (b *bench) finishBulk(ctx context.Context, srv *server, first int) (int64, 
 	sc := loadgen.Scenario{Name: "bulk targets online", Conns: 64, Count: 1, TSStep: 10 * time.Second}
 	c, err := newClient(srv.url, sc.Conns)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var opts loadgen.Options
 	sc.Options(&opts)
 	opts.Target, opts.Client, opts.Devices = NexMDM, c, sc.NewFleetFrom(creds, starts, 1)
 	rep, err := loadgen.Run(ctx, opts)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for i, d := range opts.Devices {
 		b.clocks[first+i] = d.Clock()
 	}
-	b.logf("the bulk command's %d targets came online once (not measured): %d commands reported done, %d heartbeats failed",
-		len(creds), rep.Commands, rep.Sent-rep.OK)
-	return rep.Commands, nil
+	b.logf("the bulk command's %d targets came online once: %d commands reported done in %.1f s, heartbeat p99 %.1f ms, %d heartbeats failed",
+		len(creds), rep.Commands, rep.Seconds, rep.Latency.P99, rep.Sent-rep.OK)
+	return rep, nil
 }
 
 func postBulk(ctx context.Context, base string, ids []string) (int, error) {

@@ -83,6 +83,10 @@ func (r *Results) Markdown() string {
 	if k := r.Bulk; k != nil && len(k.With) > 0 {
 		fmt.Fprintf(&b, "\n## Bulk command during load\n\nThe fleet scenario against NexMDM alone and with one `check_update` to %d other devices sent 3 s in, alternating. The bulk request was answered in **%.0f ms** (median); with it, the fleet's p99 was **%.2f×** and its stored rows/s **%.2f×** those of the runs without.\n",
 			k.Targets, k.MedianReqs, k.P99Ratio, k.RateRatio)
+		if len(k.OnlineSeconds) > 0 {
+			fmt.Fprintf(&b, "\nAfter each run with it, its %d targets came online at once on 64 connections, each posting its result as soon as its heartbeat's answer carried the command: in **%.1f s** (median), their heartbeats' p99 **%.1f ms**.\n",
+				k.Targets, median(k.OnlineSeconds), median(k.OnlineP99Ms))
+		}
 	}
 	if c := r.Commands; c != nil {
 		fmt.Fprintf(&b, "\n## Commands\n\n%d `ping` commands per run to %d devices at %.0f/s, pushed through the firebase client to a local FCM fake; each device posts its result at once. Round trip from the admin's POST to the accepted result: **p50 %.1f ms, p99 %.1f ms** (medians of %d runs), %d lost.\n",
