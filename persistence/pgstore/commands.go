@@ -113,46 +113,6 @@ type Result struct {
 	At         time.Time // server clock
 }
 
-// finishOne stores one result on its own: the fallback for a batch that
-// failed, so that one bad result never fails the others. It answers as
-// Finish does.
-func (c *Commands) finishOne(ctx context.Context, r Result) error {
-	var finished bool
-	err := c.pool.QueryRow(ctx, `
-		WITH done AS (
-			UPDATE commands SET status = $3, updated_at = $4, result_message = $5, result_output = $6, finished_at = $7
-			WHERE id = $1 AND device_id = $2 AND status NOT IN `+finalStatuses+`
-			RETURNING id),
-		events AS (INSERT INTO command_events (command_id, at, status, detail) SELECT id, $4, $3, $5 FROM done),
-		audit AS (INSERT INTO audit_log (at, actor, action, target, result, details)
-			SELECT $4, 'device:' || $2::text, 'command.' || $3, id::text, 'ok', jsonb_build_object('message', $5::text) FROM done)
-		SELECT EXISTS (SELECT 1 FROM done)`,
-		r.CommandID, r.DeviceID, r.Status, r.At, r.Message, r.Output, r.FinishedAt).Scan(&finished)
-	if err != nil {
-		return fmt.Errorf("finish command: %w", err)
-	}
-	if finished {
-		return nil
-	}
-	return c.whyNotFinished(ctx, r)
-}
-
-// whyNotFinished tells, for a result that finished nothing, whether the
-// device has no such command or the command is already final.
-func (c *Commands) whyNotFinished(ctx context.Context, r Result) error {
-	var state string
-	err := c.pool.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2`, r.CommandID, r.DeviceID).Scan(&state)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return persistence.ErrNotFound
-	case err != nil:
-		return fmt.Errorf("finish command: %w", err)
-	case persistence.CommandFinal(state):
-		return ErrCommandFinal
-	}
-	return fmt.Errorf("finish command: command %s is %s, neither open nor final", r.CommandID, state)
-}
-
 // finalStatuses are the statuses persistence.CommandFinal names, as SQL.
 const finalStatuses = `('succeeded', 'failed', 'expired')`
 

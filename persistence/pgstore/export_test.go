@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -56,14 +57,11 @@ func (c *Commands) FinishTogether(rs []Result) []error {
 	for i, r := range rs {
 		batch[i] = &pendingResult{r: r, done: make(chan error, 1)}
 	}
-	c.storeResults(batch) // sorts batch: read the answers from each result
+	inOrder := slices.Clone(batch) // storeResults sorts batch
+	c.storeResults(batch)
 	out := make([]error, len(rs))
-	for i := range rs {
-		for _, p := range batch {
-			if p.r == rs[i] {
-				out[i] = <-p.done
-			}
-		}
+	for i, p := range inOrder {
+		out[i] = <-p.done
 	}
 	return out
 }

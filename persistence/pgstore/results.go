@@ -3,12 +3,14 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nexmdm/nexmdm/persistence"
@@ -113,14 +115,24 @@ func (q *resultQueue) take() []*pendingResult {
 func (c *Commands) storeResults(batch []*pendingResult) {
 	ctx, cancel := context.WithTimeout(context.Background(), resultBatchTimeout)
 	defer cancel()
+	c.store(ctx, batch)
+}
+
+func (c *Commands) store(ctx context.Context, batch []*pendingResult) {
 	// Rows are locked in command order, so two batches in flight cannot
 	// deadlock on each other.
 	slices.SortFunc(batch, func(a, b *pendingResult) int { return bytes.Compare(a.r.CommandID[:], b.r.CommandID[:]) })
 	outcomes, err := c.finishBatch(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, p := range batch {
+			c.store(ctx, []*pendingResult{p})
+		}
+		return
+	}
 	for i, p := range batch {
 		switch {
 		case err != nil:
-			p.done <- c.finishOne(ctx, p.r)
+			p.done <- fmt.Errorf("finish command: %w", err)
 		case outcomes[i].finished:
 			p.done <- nil
 		case outcomes[i].before == "":
@@ -131,6 +143,22 @@ func (c *Commands) storeResults(batch []*pendingResult) {
 			p.done <- c.whyNotFinished(ctx, p.r)
 		}
 	}
+}
+
+// whyNotFinished tells, for a result that finished nothing, whether the
+// device has no such command or the command is already final.
+func (c *Commands) whyNotFinished(ctx context.Context, r Result) error {
+	var state string
+	err := c.pool.QueryRow(ctx, `SELECT status FROM commands WHERE id = $1 AND device_id = $2`, r.CommandID, r.DeviceID).Scan(&state)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return persistence.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("finish command: %w", err)
+	case persistence.CommandFinal(state):
+		return ErrCommandFinal
+	}
+	return fmt.Errorf("finish command: command %s is %s, neither open nor final", r.CommandID, state)
 }
 
 // resultOutcome is what the batch statement did with one result: finished

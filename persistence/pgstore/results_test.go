@@ -135,3 +135,35 @@ func TestABatchTakesEachCommandOnceUpToItsLimits(t *testing.T) {
 	assert.Len(t, batch, 64, "64 outputs of 64 KiB make 4 MiB")
 	assert.Len(t, left, 36)
 }
+
+// A result PostgreSQL refuses (text with a NUL byte) fails its batch's
+// statement; the batch is then stored result by result, so only that one
+// fails and the others are finished.
+func TestOneRefusedResultFailsOnlyItself(t *testing.T) {
+	o := withOpenCommand(t, 3)
+	ctx := context.Background()
+	cmds := openCommands(t, o.store, o.devices, o.at)
+	rs := make([]pgstore.Result, len(cmds))
+	for i, c := range cmds {
+		rs[i] = pgstore.Result{CommandID: c.ID, DeviceID: c.DeviceID, Status: persistence.CommandSucceeded,
+			Message: "pong", FinishedAt: o.at, At: o.at}
+	}
+	rs[1].Message = "bad\x00byte"
+	answers := o.store.FinishTogether(rs)
+
+	assert.NoError(t, answers[0])
+	assert.Error(t, answers[1])
+	assert.NoError(t, answers[2])
+	for i, c := range cmds {
+		got, err := o.store.Get(ctx, c.ID)
+		require.NoError(t, err)
+		_, audits := trail(t, o.db, c.ID)
+		if i == 1 {
+			assert.Equal(t, persistence.CommandQueued, got.Status, "the refused result leaves its command as it was")
+			assert.Zero(t, audits)
+		} else {
+			assert.Equal(t, persistence.CommandSucceeded, got.Status)
+			assert.Equal(t, 1, audits)
+		}
+	}
+}
