@@ -33,6 +33,10 @@ func (r *actionResultRequest) validate() *Error {
 		return fieldError("message", "must be at most 1024 bytes")
 	case len(r.Output) > maxResultOutput:
 		return fieldError("output", "must be at most %d bytes; truncate it on the device", maxResultOutput)
+	case !storable([]byte(r.Message)):
+		return fieldError("message", "must be text without NUL bytes")
+	case !storable([]byte(r.Output)):
+		return fieldError("output", "must be text without NUL bytes; strip them on the device")
 	}
 	return nil
 }

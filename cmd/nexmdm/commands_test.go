@@ -227,6 +227,27 @@ func TestBulkCommandBySelectionReachesTheSnapshot(t *testing.T) {
 	assert.Equal(t, "invalid_targets", r.code)
 }
 
+// A result PostgreSQL could not store (text with a NUL byte) is refused as
+// bad input, naming the field, and leaves the command open for a good one.
+func TestAResultWithANulByteIsRefusedAndTheCommandStaysOpen(t *testing.T) {
+	d := newCommandDevice(t)
+	r := d.send(adminKeyHeader, map[string]any{"type": "ping"})
+	require.Equal(t, 201, r.status, "%v", r.body)
+	id := r.body["id"].(string)
+
+	for _, field := range []string{"message", "output"} {
+		body, _ := json.Marshal(map[string]any{"command_id": id, "status": "succeeded", field: "pong\x00"})
+		code, errCode, _ := rawPost(t, d.base+"/v1/action-result", map[string]string{"Authorization": "Bearer " + d.reg.DeviceToken}, string(body))
+		assert.Equal(t, 400, code, field)
+		assert.Equal(t, "invalid_field", errCode, field)
+	}
+	assert.NotEqual(t, "succeeded", d.get("/admin/commands/" + id).body["status"], "a refused result finishes nothing")
+
+	code, _ := d.result(d.reg.DeviceToken, id, "succeeded")
+	assert.Equal(t, 200, code, "the device's corrected result is taken")
+	d.awaitStatus(id, "succeeded")
+}
+
 // The largest requests the API promises fit its body limits: a bulk
 // command naming 10,000 devices, a result with 64 KiB of output.
 func TestLargestPromisedRequestsFit(t *testing.T) {
