@@ -246,10 +246,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Runs: *runs, Scenarios: strings.Split(*scenarios, ","), Scale: *scale, Duration: *duration,
 		Restarts: *restarts, Soak: *soak, Dashboards: *dashboards, Commands: *commands, BulkTargets: *bulk, Progress: stderr,
 	})
-	if err != nil {
-		return err
+	if res != nil {
+		if _, werr := io.WriteString(stdout, "\n"+res.Markdown()); werr != nil && err == nil {
+			err = werr
+		}
 	}
-	_, err = io.WriteString(stdout, "\n"+res.Markdown())
 	return err
 }
 

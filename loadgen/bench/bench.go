@@ -71,7 +71,8 @@ type bench struct {
 }
 
 // Run runs the bench and returns its results; they are also written to
-// OutDir when it is set.
+// OutDir when it is set. When that write fails it returns the results too,
+// with the error, so that ten minutes of measurement are not lost.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Runs <= 0 {
 		cfg.Runs = 3
@@ -140,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	b.logf("\nbench took %s", b.elapsed())
 	if cfg.OutDir != "" {
 		if err := b.res.write(cfg.OutDir, cfg.Now()); err != nil {
-			return nil, err
+			return b.res, fmt.Errorf("save results: %w", err) // the caller still prints them
 		}
 	}
 	return b.res, nil

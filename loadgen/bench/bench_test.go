@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +216,27 @@ func TestASecondBenchOfTheDayKeepsTheFirstsResults(t *testing.T) {
 	var r Results
 	require.NoError(t, json.Unmarshal(first, &r))
 	assert.Equal(t, "x", r.Date, "the first bench's results are untouched")
+}
+
+func TestBenchesOfOneDayNeverRunOutOfNamesAndSortInTheOrderTheyRan(t *testing.T) {
+	var seq []string
+	for s := ""; len(seq) < 30; {
+		s = nextSuffix(s)
+		seq = append(seq, s)
+	}
+	assert.Equal(t, []string{"a", "b", "y", "z", "za", "zb", "zd"}, []string{seq[0], seq[1], seq[24], seq[25], seq[26], seq[27], seq[29]})
+	assert.Equal(t, "zza", nextSuffix("zz"))
+	assert.True(t, slices.IsSorted(seq), "names sort in creation order: %v", seq)
+
+	dir := t.TempDir()
+	day := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "2026-12-07.md"), nil, 0o644))
+	for _, s := range seq[:26] { // -a to -z, as one busy day left them
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "2026-12-07-"+s+".json"), nil, 0o644))
+	}
+	require.NoError(t, (&Results{}).write(dir, day))
+	_, err := os.Stat(filepath.Join(dir, "2026-12-07-za.md"))
+	assert.NoError(t, err, "the 28th bench of the day writes -za")
 }
 
 func TestStealIsTheHypervisorsShareOfTheCPUTimeBetweenReadings(t *testing.T) {

@@ -300,10 +300,7 @@ func (r *Results) write(dir string, now time.Time) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	base, err := freeBase(dir, now.UTC().Format("2006-01-02"))
-	if err != nil {
-		return err
-	}
+	base := freeBase(dir, now.UTC().Format("2006-01-02"))
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -314,9 +311,11 @@ func (r *Results) write(dir string, now time.Time) error {
 	return os.WriteFile(base+".md", []byte(r.Markdown()), 0o644)
 }
 
-// freeBase is dir/day, or dir/day-a, -b and so on when a bench of that day
-// already wrote its results: a second bench never overwrites the first.
-func freeBase(dir, day string) (string, error) {
+// freeBase is dir/day, or the first free of dir/day-a to -z, then -za to
+// -zz, -zza and so on when benches of that day already wrote their results:
+// a later bench never overwrites an earlier one, never runs out of names,
+// and the names sort in the order the benches ran.
+func freeBase(dir, day string) string {
 	taken := func(base string) bool {
 		for _, ext := range []string{".md", ".json"} {
 			if _, err := os.Stat(base + ext); err == nil {
@@ -326,11 +325,16 @@ func freeBase(dir, day string) (string, error) {
 		return false
 	}
 	base := filepath.Join(dir, day)
-	for suffix := 'a'; taken(base); suffix++ {
-		if suffix > 'z' {
-			return "", fmt.Errorf("results of %s: %s-a to -z are all taken", day, filepath.Join(dir, day))
-		}
-		base = filepath.Join(dir, day+"-"+string(suffix))
+	for suffix := ""; taken(base); base = filepath.Join(dir, day+"-"+suffix) {
+		suffix = nextSuffix(suffix)
 	}
-	return base, nil
+	return base
+}
+
+// nextSuffix follows s in a, b, … z, za, … zz, zza, …
+func nextSuffix(s string) string {
+	if s == "" || s[len(s)-1] == 'z' {
+		return s + "a"
+	}
+	return s[:len(s)-1] + string(s[len(s)-1]+1)
 }
