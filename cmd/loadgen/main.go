@@ -6,6 +6,7 @@
 //	loadgen bench --nexmdm bin/nexmdm
 //	loadgen serve-noop --addr 127.0.0.1:9000
 //	loadgen serve-baseline --addr 127.0.0.1:9001 --db postgres://...
+//	LOADGEN_ACCESS_TOKEN=... loadgen dashboards --url http://127.0.0.1:8080 --count 100
 package main
 
 import (
@@ -45,6 +46,7 @@ commands:
   bench           run every scenario against NexMDM, a no-op server and the per-request baseline
   serve-noop      a no-op fasthttp heartbeat server (the HTTP ceiling)
   serve-baseline  the seed-style baseline: one INSERT + UPSERT transaction per heartbeat
+  dashboards      hold live-feed clients open until stdin closes, then print what they got
 
 'loadgen <command> -h' lists a command's flags.
 `
@@ -87,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return b.Serve(ctx, ln)
+	case "dashboards":
+		return dashboardsCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -252,6 +256,37 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return err
+}
+
+// dashboardsCmd holds live-feed clients open until stdin closes (or a
+// signal), then prints what they received as JSON. It prints "ready" once
+// every one is subscribed. The bench runs it as a process of its own, so
+// that the dashboards share the machine with the simulated fleet but not
+// its Go runtime: in one process their reading slowed the fleet's sending.
+func dashboardsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dashboards", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:8080", "NexMDM's base URL")
+	count := fs.Int("count", 100, "dashboards to connect, each subscribed to the whole fleet")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	token := os.Getenv("LOADGEN_ACCESS_TOKEN")
+	if token == "" {
+		return errors.New("set LOADGEN_ACCESS_TOKEN to a dashboard user's access token (POST /admin/auth/login)")
+	}
+	d, err := loadgen.OpenDashboards(ctx, *url, token, *count)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ready")
+	eof := make(chan struct{})
+	go func() { io.Copy(io.Discard, stdin); close(eof) }()
+	select {
+	case <-eof:
+	case <-ctx.Done():
+	}
+	return json.NewEncoder(stdout).Encode(d.Close())
 }
 
 func envOr(k, def string) string {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +217,24 @@ func TestASecondBenchOfTheDayKeepsTheFirstsResults(t *testing.T) {
 	var r Results
 	require.NoError(t, json.Unmarshal(first, &r))
 	assert.Equal(t, "x", r.Date, "the first bench's results are untouched")
+}
+
+func TestDashboardsThatCannotConnectFailTheRunAndNameTheirLog(t *testing.T) {
+	_, lg := buildBinaries(t)
+	logs := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+
+	closeDashboards, err := openDashboards(context.Background(), lg, logs, url, "some-token", 2)
+	require.Error(t, err)
+	assert.Nil(t, closeDashboards)
+	assert.Contains(t, err.Error(), "did not connect")
+	assert.Contains(t, err.Error(), filepath.Join(logs, "dashboards.log"))
+	logged, readErr := os.ReadFile(filepath.Join(logs, "dashboards.log"))
+	require.NoError(t, readErr)
+	assert.Contains(t, string(logged), "connect a dashboard", "the process said why")
 }
 
 func TestBenchesOfOneDayNeverRunOutOfNamesAndSortInTheOrderTheyRan(t *testing.T) {

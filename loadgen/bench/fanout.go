@@ -1,9 +1,16 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,12 +53,15 @@ func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
 		if err != nil {
 			return nil, err
 		}
-		d, err := loadgen.OpenDashboards(ctx, srv.url, token, n)
+		closeDashboards, err := openDashboards(ctx, b.cfg.Loadgen, b.logDir(), srv.url, token, n)
 		if err != nil {
 			return nil, err
 		}
 		return func() error {
-			st := d.Close()
+			st, err := closeDashboards()
+			if err != nil {
+				return err
+			}
 			b.logf("dashboards: %d messages, %.1f MB on the wire, %d dropped by the server; each got %d device statuses, %.1f MB inflated",
 				st.Messages, float64(st.WireBytes)/1e6, st.Dropped, st.Statuses, float64(st.Bytes)/1e6)
 			fo.Feeds = append(fo.Feeds, st)
@@ -64,6 +74,62 @@ func (b *bench) fanOut(ctx context.Context, sc loadgen.Scenario) error {
 	}
 	b.res.FanOut = fo
 	return nil
+}
+
+// openDashboards runs n dashboards in a loadgen process of their own (`loadgen
+// dashboards`) and returns once all are subscribed; closing them returns
+// what they received. In the bench's own process their reading, 275 MB of
+// frames in a 10-second run, shared its Go runtime with the simulated
+// fleet and slowed its sending: the ratio measured the loadgen as well as
+// the server. As a process they still share the machine's two cores.
+func openDashboards(ctx context.Context, loadgenBin, logDir, url, token string, n int) (closeDashboards func() (loadgen.DashboardStats, error), err error) {
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(logDir, "dashboards.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, loadgenBin, "dashboards", "--url", url, "--count", strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), "LOADGEN_ACCESS_TOKEN="+token)
+	cmd.Stderr = logf
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		var stdout io.ReadCloser
+		if stdout, err = cmd.StdoutPipe(); err == nil {
+			if err = cmd.Start(); err == nil {
+				return waitDashboards(cmd, stdin, bufio.NewReader(stdout), logf)
+			}
+		}
+	}
+	logf.Close()
+	return nil, fmt.Errorf("start the dashboards: %w", err)
+}
+
+// waitDashboards waits for a started `loadgen dashboards` to say it is
+// ready and returns what ends it.
+func waitDashboards(cmd *exec.Cmd, stdin io.Closer, stdout *bufio.Reader, logf *os.File) (func() (loadgen.DashboardStats, error), error) {
+	end := func() error {
+		stdin.Close()
+		err := cmd.Wait()
+		logf.Close()
+		if err != nil {
+			return fmt.Errorf("loadgen dashboards: %w (see %s)", err, logf.Name())
+		}
+		return nil
+	}
+	if line, err := stdout.ReadString('\n'); line != "ready\n" {
+		return nil, errors.Join(fmt.Errorf("the dashboards did not connect (see %s): %q %v", logf.Name(), line, err), end())
+	}
+	return func() (loadgen.DashboardStats, error) {
+		stdin.Close()
+		var st loadgen.DashboardStats
+		decodeErr := json.NewDecoder(stdout).Decode(&st) // before Wait, which closes the pipe
+		if err := end(); err != nil {
+			return st, err
+		}
+		return st, decodeErr
+	}, nil
 }
 
 // addDashboardUser (re)creates the viewer the dashboards log in as, through

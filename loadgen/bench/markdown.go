@@ -184,7 +184,7 @@ func (r *Results) markdownFanOut(b *strings.Builder) {
 	runs := max(int64(len(f.Feeds)), 1)
 	fmt.Fprintf(b, "\n## Live feed fan-out\n\nThe stress scenario against NexMDM alone and with %d dashboards subscribed to everything on `/admin/ws`, alternating run by run. "+
 		"Every run starts its devices with new battery levels and agent versions, so each device's first heartbeat changes its row: the feed's heaviest case. "+
-		"The dashboards read every frame; one inflates and counts every message, the others drain them compressed, as sent (a browser inflates on its own machine).\n\n", f.Dashboards)
+		"The dashboards read every frame; one inflates and counts every message, the others drain them compressed, as sent (a browser inflates on its own machine). They run in a process of their own, beside the loadgen's.\n\n", f.Dashboards)
 	b.WriteString("| NexMDM | stored rows/s | p99 ms |\n|---|---:|---:|\n")
 	fmt.Fprintf(b, "| alone | %.0f | %.2f |\n| with %d dashboards | %.0f | %.2f |\n",
 		pick(f.Without, stored), pick(f.Without, p99), f.Dashboards, pick(f.With, stored), pick(f.With, p99))
