@@ -90,20 +90,25 @@ func openDashboards(ctx context.Context, loadgenBin, logDir, url, token string, 
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (func() (loadgen.DashboardStats, error), error) {
+		logf.Close()
+		return nil, fmt.Errorf("start the dashboards: %w", err)
+	}
 	cmd := exec.CommandContext(ctx, loadgenBin, "dashboards", "--url", url, "--count", strconv.Itoa(n))
 	cmd.Env = append(os.Environ(), "LOADGEN_ACCESS_TOKEN="+token)
 	cmd.Stderr = logf
 	stdin, err := cmd.StdinPipe()
-	if err == nil {
-		var stdout io.ReadCloser
-		if stdout, err = cmd.StdoutPipe(); err == nil {
-			if err = cmd.Start(); err == nil {
-				return waitDashboards(cmd, stdin, bufio.NewReader(stdout), logf)
-			}
-		}
+	if err != nil {
+		return fail(err)
 	}
-	logf.Close()
-	return nil, fmt.Errorf("start the dashboards: %w", err)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fail(err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fail(err)
+	}
+	return waitDashboards(cmd, stdin, bufio.NewReader(stdout), logf)
 }
 
 // waitDashboards waits for a started `loadgen dashboards` to say it is

@@ -325,8 +325,8 @@ func freeBase(dir, day string) string {
 		return false
 	}
 	base := filepath.Join(dir, day)
-	for suffix := ""; taken(base); base = filepath.Join(dir, day+"-"+suffix) {
-		suffix = nextSuffix(suffix)
+	for suffix := "a"; taken(base); suffix = nextSuffix(suffix) {
+		base = filepath.Join(dir, day+"-"+suffix)
 	}
 	return base
 }
